@@ -1,0 +1,112 @@
+// HTTP API client: the {code, msg, data} envelope, the Bearer token, and a
+// clear error message on failure.
+import { message } from "antd";
+
+const TOKEN_KEY = "chatTrio.token";
+
+export function getToken() {
+  return localStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(token) {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor(msg, status) {
+    super(msg);
+    this.status = status;
+  }
+}
+
+// Calls the API and returns the envelope's data. On failure shows the
+// envelope's msg (unless quiet) and throws an ApiError.
+export async function api(method, path, { json, form, quiet } = {}) {
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = form;
+  }
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body,
+      credentials: "same-origin",
+    });
+  } catch (e) {
+    const err = new ApiError(`network error: ${e.message}`, 0);
+    if (!quiet) message.error(err.message);
+    throw err;
+  }
+  let envelope = null;
+  try {
+    envelope = await res.json();
+  } catch {
+    envelope = null;
+  }
+  if (!res.ok || !envelope || envelope.code !== 0) {
+    const msg =
+      (envelope && envelope.msg) || `${res.status} ${res.statusText}`.trim();
+    const err = new ApiError(msg, res.status);
+    if (!quiet) message.error(msg);
+    throw err;
+  }
+  return envelope.data;
+}
+
+export function fileUrl(name) {
+  return name ? `/file/${encodeURIComponent(name)}` : "";
+}
+
+export const Api = {
+  register: (u) => api("POST", "/user/register", { json: u }),
+  login: (u) => api("POST", "/user/login", { json: u }),
+  logout: () => api("POST", "/user/logout", { quiet: true }),
+  me: () => api("GET", "/user/me", { quiet: true }),
+  updateUser: (u) => api("PUT", "/user", { json: u }),
+  user: (uuid) => api("GET", `/user/${encodeURIComponent(uuid)}`),
+  friends: (uuid) => api("GET", `/user?uuid=${encodeURIComponent(uuid)}`),
+  findByName: (name) =>
+    api("GET", `/user/name?name=${encodeURIComponent(name)}`),
+  addFriend: (uuid, friendUsername) =>
+    api("POST", "/friend", { json: { uuid, friendUsername } }),
+  friendHistory: (uuid, friendUsername) =>
+    api(
+      "GET",
+      `/message?Uuid=${encodeURIComponent(uuid)}&MessageType=1&FriendUsername=${encodeURIComponent(friendUsername)}`,
+    ),
+  groupHistory: (groupUuid) =>
+    api("GET", `/message?Uuid=${encodeURIComponent(groupUuid)}&MessageType=2`),
+  uploadAvatar: (uuid, file) => {
+    const form = new FormData();
+    form.append("uuid", uuid);
+    form.append("file", file);
+    return api("POST", "/file", { form });
+  },
+  upload: (file, name) => {
+    const form = new FormData();
+    form.append("file", file, name || file.name);
+    return api("POST", "/upload", { form });
+  },
+  groups: (uuid) => api("GET", `/group/${encodeURIComponent(uuid)}`),
+  createGroup: (uuid, name, notice) =>
+    api("POST", `/group/${encodeURIComponent(uuid)}`, {
+      json: { name, notice },
+    }),
+  joinGroup: (uuid, groupUuid) =>
+    api(
+      "POST",
+      `/group/join/${encodeURIComponent(uuid)}/${encodeURIComponent(groupUuid)}`,
+    ),
+  groupMembers: (groupUuid) =>
+    api("GET", `/group/user/${encodeURIComponent(groupUuid)}`),
+  clientConfig: () => api("GET", "/client-config", { quiet: true }),
+};
