@@ -1,0 +1,409 @@
+// The main view: conversations on the left, the open chat on the right (one
+// at a time on a narrow screen), calls on top.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { Spin, message, notification } from "antd";
+import { Api, getToken, setToken } from "../api";
+import { ChatSocket } from "../socket";
+import { CallManager, isCallFrame } from "../call";
+import { CT } from "../proto";
+import Sidebar from "../components/Sidebar";
+import ChatView from "../components/ChatView";
+import CallPanel from "../components/CallPanel";
+import FrameViewer from "../components/FrameViewer";
+
+const NARROW_PX = 768;
+
+function useNarrow() {
+  const [narrow, setNarrow] = useState(window.innerWidth < NARROW_PX);
+  useEffect(() => {
+    const onResize = () => setNarrow(window.innerWidth < NARROW_PX);
+    window.addEventListener("resize", onResize);
+    return () => window.removeEventListener("resize", onResize);
+  }, []);
+  return narrow;
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+function fromHistory(item, me) {
+  return {
+    key: `h${item.id}`,
+    id: item.id,
+    mine: item.fromUserId === me.uuid,
+    senderUuid: item.fromUserId,
+    senderName: item.fromUsername,
+    avatar: item.avatar,
+    content: item.content,
+    contentType: item.contentType,
+    url: item.url,
+    createAt: item.createAt ? Date.parse(item.createAt) : 0,
+    status: "sent",
+  };
+}
+
+// A chat frame from the server: from is the sender (one-to-one) or the group
+// (group message, the sender is then in to).
+function fromFrame(msg) {
+  const group = msg.messageType === 2;
+  return {
+    key: msg.id ? `h${msg.id}` : `l${newClientId()}`,
+    id: msg.id || 0,
+    mine: false,
+    senderUuid: group ? msg.to : msg.from,
+    senderName: msg.fromUsername,
+    avatar: msg.avatar,
+    content: msg.content,
+    contentType: msg.contentType,
+    url: msg.url,
+    createAt: msg.createAt || Date.now(),
+    status: "sent",
+  };
+}
+
+function preview(m) {
+  switch (m.contentType) {
+    case CT.TEXT:
+      return m.content.length > 80 ? `${m.content.slice(0, 80)}…` : m.content;
+    case CT.IMAGE:
+      return "[image]";
+    case CT.AUDIO:
+      return "[voice]";
+    case CT.VIDEO:
+      return "[video]";
+    default:
+      return `[file] ${m.content || ""}`;
+  }
+}
+
+export default function Panel() {
+  const navigate = useNavigate();
+  const narrow = useNarrow();
+  const [me, setMe] = useState(null);
+  const [config, setConfig] = useState(null);
+  const [friends, setFriends] = useState([]);
+  const [groups, setGroups] = useState([]);
+  const [activeKey, setActiveKey] = useState(null);
+  const [messages, setMessages] = useState({});
+  const [unread, setUnread] = useState({});
+  const [lastText, setLastText] = useState({});
+  const [connState, setConnState] = useState("connecting");
+  const [callState, setCallState] = useState({ phase: "idle" });
+  const [frame, setFrame] = useState(null);
+  const socketRef = useRef(null);
+  const callRef = useRef(null);
+  const activeRef = useRef(null);
+  const convsRef = useRef({});
+
+  // Restore the session (token or cookie); without one go to the login page.
+  useEffect(() => {
+    let live = true;
+    Promise.all([Api.me(), Api.clientConfig().catch(() => null)])
+      .then(([user, cfg]) => {
+        if (!live) return;
+        setMe(user);
+        setConfig(cfg || { iceServers: [], heartbeatSeconds: 10, maxUploadBytes: 0 });
+        if (!location.pathname.startsWith(`/panel/${user.uuid}`)) {
+          navigate(`/panel/${user.uuid}`, { replace: true });
+        }
+      })
+      .catch(() => {
+        if (live) navigate("/login", { replace: true });
+      });
+    return () => {
+      live = false;
+    };
+  }, [navigate]);
+
+  const conversations = useMemo(() => {
+    const list = [
+      ...friends.map((f) => ({
+        key: f.uuid,
+        kind: "user",
+        name: f.username,
+        title: f.nickname || f.username,
+        avatar: f.avatar,
+      })),
+      ...groups.map((g) => ({
+        key: g.uuid,
+        kind: "group",
+        name: g.name,
+        title: g.name,
+        notice: g.notice,
+        avatar: "",
+      })),
+    ];
+    return list;
+  }, [friends, groups]);
+
+  useEffect(() => {
+    convsRef.current = Object.fromEntries(conversations.map((c) => [c.key, c]));
+  }, [conversations]);
+
+  const active = (activeKey && conversations.find((c) => c.key === activeKey)) || null;
+
+  const refreshLists = useCallback(async () => {
+    if (!me) return;
+    const [fs, gs] = await Promise.all([
+      Api.friends(me.uuid).catch(() => null),
+      Api.groups(me.uuid).catch(() => null),
+    ]);
+    if (fs) setFriends(fs);
+    if (gs) setGroups(gs);
+  }, [me]);
+
+  useEffect(() => {
+    refreshLists();
+  }, [refreshLists]);
+
+  const loadHistory = useCallback(
+    async (conv) => {
+      if (!me || !conv) return;
+      let items;
+      try {
+        items =
+          conv.kind === "group"
+            ? await Api.groupHistory(conv.key)
+            : await Api.friendHistory(me.uuid, conv.name);
+      } catch {
+        return;
+      }
+      const history = (items || []).map((it) => fromHistory(it, me));
+      const ids = new Set(history.map((m) => m.id));
+      setMessages((all) => {
+        const kept = (all[conv.key] || []).filter((m) => !m.id || !ids.has(m.id));
+        return { ...all, [conv.key]: [...history, ...kept] };
+      });
+    },
+    [me],
+  );
+
+  const openConversation = useCallback(
+    (key) => {
+      setActiveKey(key);
+      activeRef.current = key;
+      setUnread((u) => ({ ...u, [key]: 0 }));
+      const conv = convsRef.current[key];
+      if (conv) loadHistory(conv);
+    },
+    [loadHistory],
+  );
+
+  const closeConversation = () => {
+    setActiveKey(null);
+    activeRef.current = null;
+  };
+
+  const patchByClientId = (clientId, patch) => {
+    setMessages((all) => {
+      const next = { ...all };
+      for (const [k, list] of Object.entries(all)) {
+        const i = list.findIndex((m) => m.clientId === clientId);
+        if (i >= 0) {
+          const copy = list.slice();
+          copy[i] = { ...copy[i], ...patch };
+          next[k] = copy;
+          return next;
+        }
+      }
+      return all;
+    });
+  };
+
+  // The socket and the call manager live as long as the logged-in user.
+  useEffect(() => {
+    if (!me || !config) return;
+    const socket = new ChatSocket({
+      userUuid: me.uuid,
+      token: getToken(),
+      heartbeatSeconds: config.heartbeatSeconds || 10,
+    });
+    socketRef.current = socket;
+    const calls = new CallManager({
+      send: (fields) => socket.send(fields),
+      iceServers: config.iceServers || [],
+      notify: (text, level = "info") => message[level](text),
+    });
+    callRef.current = calls;
+    const unsubCall = calls.subscribe((s) => setCallState(s));
+    let callChain = Promise.resolve();
+
+    window.__chatTrio = {
+      ...(window.__chatTrio || {}),
+      socket,
+      calls,
+      pc: null,
+      sendRaw: (fields) => socket.send(fields),
+    };
+
+    socket.on("state", (s) => {
+      setConnState(s);
+      window.__chatTrio.connState = s;
+    });
+    socket.on("open", ({ reconnected }) => {
+      window.__chatTrio.connects = socket.connects;
+      if (reconnected) {
+        message.success("Reconnected");
+        refreshLists();
+        const conv = convsRef.current[activeRef.current];
+        if (conv) loadHistory(conv);
+      }
+    });
+    socket.on("message", (msg) => {
+      if (msg.type === "heatbeat") return;
+      if (msg.type === "ack") {
+        patchByClientId(msg.clientId, {
+          status: "sent",
+          id: msg.id,
+          createAt: msg.createAt || Date.now(),
+        });
+        return;
+      }
+      if (msg.type === "error") {
+        if (msg.clientId) patchByClientId(msg.clientId, { status: "failed", error: msg.content });
+        message.error(msg.content || `error ${msg.code}`);
+        return;
+      }
+      if (isCallFrame(msg)) {
+        callChain = callChain.then(() => calls.handle(msg)).catch((e) => console.error(e));
+        return;
+      }
+      if (msg.contentType === CT.VIDEO_FRAME || msg.contentType === CT.SCREEN_FRAME) {
+        if (msg.content.startsWith("data:image/")) {
+          setFrame({
+            from: msg.fromUsername || msg.from,
+            kind: msg.contentType === CT.SCREEN_FRAME ? "screen" : "video",
+            src: msg.content,
+          });
+        }
+        return;
+      }
+      if (msg.type !== "" || msg.from === "System") return;
+      if (msg.contentType < CT.TEXT || msg.contentType > CT.VIDEO) return;
+      const key = msg.from;
+      const m = fromFrame(msg);
+      setMessages((all) => {
+        const list = all[key] || [];
+        if (m.id && list.some((x) => x.id === m.id)) return all;
+        return { ...all, [key]: [...list, m] };
+      });
+      setLastText((t) => ({ ...t, [key]: preview(m) }));
+      const conv = convsRef.current[key];
+      if (!conv) refreshLists();
+      if (key !== activeRef.current || document.hidden) {
+        if (key !== activeRef.current) setUnread((u) => ({ ...u, [key]: (u[key] || 0) + 1 }));
+        const where = conv && conv.kind === "group" ? ` in ${conv.name}` : "";
+        notification.info({
+          key: `msg-${key}`,
+          message: `${msg.fromUsername || "Someone"}${where}`,
+          description: preview(m),
+          placement: "topRight",
+          duration: 4,
+          onClick: () => openConversation(key),
+        });
+      }
+    });
+    socket.connect();
+    return () => {
+      unsubCall();
+      calls.reset();
+      socket.close();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [me, config]);
+
+  const sendChat = useCallback(
+    ({ contentType, content, url = "" }) => {
+      const conv = convsRef.current[activeRef.current];
+      if (!conv || !me) return;
+      const clientId = newClientId();
+      const local = {
+        key: `c${clientId}`,
+        clientId,
+        id: 0,
+        mine: true,
+        senderUuid: me.uuid,
+        senderName: me.username,
+        avatar: me.avatar,
+        content,
+        contentType,
+        url,
+        createAt: Date.now(),
+        status: "sending",
+      };
+      setMessages((all) => ({ ...all, [conv.key]: [...(all[conv.key] || []), local] }));
+      setLastText((t) => ({ ...t, [conv.key]: preview(local) }));
+      const ok = socketRef.current.send({
+        from: me.uuid,
+        fromUsername: me.username,
+        to: conv.key,
+        messageType: conv.kind === "group" ? 2 : 1,
+        contentType,
+        content,
+        url,
+        clientId,
+      });
+      if (!ok) {
+        patchByClientId(clientId, { status: "failed", error: "not connected" });
+        message.error("Not connected to the server: the message was not sent");
+      }
+    },
+    [me],
+  );
+
+  const logout = async () => {
+    await Api.logout().catch(() => {});
+    setToken("");
+    navigate("/login");
+  };
+
+  if (!me || !config) {
+    return (
+      <div className="auth-page">
+        <Spin />
+      </div>
+    );
+  }
+
+  const showList = !narrow || !active;
+  const showChat = !narrow || !!active;
+
+  return (
+    <div className={`panel ${narrow ? "narrow" : "wide"}`} data-testid="panel">
+      {showList && (
+        <Sidebar
+          me={me}
+          setMe={setMe}
+          conversations={conversations}
+          activeKey={activeKey}
+          unread={unread}
+          lastText={lastText}
+          connState={connState}
+          onOpen={openConversation}
+          onChanged={refreshLists}
+          onLogout={logout}
+        />
+      )}
+      {showChat && (
+        <ChatView
+          me={me}
+          conv={active}
+          narrow={narrow}
+          messages={(active && messages[active.key]) || []}
+          onBack={closeConversation}
+          onSend={sendChat}
+          maxUploadBytes={config.maxUploadBytes || 0}
+          onCall={(kind) =>
+            active && callRef.current.dial({ uuid: active.key, username: active.name }, kind)
+          }
+          callBusy={callState.phase !== "idle"}
+        />
+      )}
+      <CallPanel state={callState} calls={callRef.current} />
+      <FrameViewer frame={frame} onClose={() => setFrame(null)} />
+    </div>
+  );
+}
