@@ -157,20 +157,20 @@ export default function ChatView({ me, conv, narrow, messages, onBack, onSend, o
           <Tooltip title="Send a file">
             <Button icon={<PaperClipOutlined />} loading={uploading} onClick={() => fileInput.current.click()} data-testid="file-open" aria-label="file" />
           </Tooltip>
-          <input
-            ref={fileInput}
-            type="file"
-            style={{ display: "none" }}
-            data-testid="file-input"
-            onChange={(e) => {
-              const f = e.target.files && e.target.files[0];
-              e.target.value = "";
-              if (f) sendFile(f);
-            }}
-          />
           <Recorder kind="audio" icon={<AudioOutlined />} testid="record-voice" onDone={(blob) => sendFile(blob, `voice-${Date.now()}.webm`)} />
           <Recorder kind="video" icon={<VideoCameraAddOutlined />} testid="record-video" onDone={(blob) => sendFile(blob, `video-${Date.now()}.webm`)} />
         </Space>
+        <input
+          ref={fileInput}
+          type="file"
+          style={{ display: "none" }}
+          data-testid="file-input"
+          onChange={(e) => {
+            const f = e.target.files && e.target.files[0];
+            e.target.value = "";
+            if (f) sendFile(f);
+          }}
+        />
         <div className="input-row">
           <Input.TextArea
             id="messageArea"
