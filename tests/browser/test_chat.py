@@ -1,0 +1,230 @@
+"""Accounts, friends and one-to-one chat: text, emoji, pasted images, files,
+voice and video messages, unread marks, profile and the phone layout."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Locator, expect
+
+from .conftest import PASSWORD, ROOT, ChatServer, User
+from .media import png
+
+SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+
+
+def incoming(user: User, text: str = "") -> Locator:
+    sel = '[data-testid="msg"][data-mine="0"]'
+    return user.page.locator(sel, has_text=text) if text else user.page.locator(sel)
+
+
+def test_chat_both_ways(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    alice.send_text("Hello Bob, are you there?")
+    expect(incoming(bob, "Hello Bob, are you there?")).to_be_visible()
+    bob.send_text("Yes! Hi Alice.")
+    expect(incoming(alice, "Yes! Hi Alice.")).to_be_visible()
+
+    # An emoji from the picker goes into the text.
+    alice.page.get_by_test_id("message-input").fill("See you ")
+    alice.page.get_by_test_id("emoji-open").click()
+    emoji = alice.page.get_by_test_id("emoji-item").first
+    glyph = emoji.inner_text()
+    emoji.click()
+    expect(alice.page.get_by_test_id("message-input")).to_have_value(f"See you {glyph}")
+    alice.page.get_by_test_id("send-button").click()
+    expect(incoming(bob, f"See you {glyph}")).to_be_visible()
+
+    # History comes back when the conversation opens again.
+    bob.page.reload()
+    bob.expect_online()
+    bob.open_conv(alice.username)
+    expect(bob.messages()).to_have_count(3)
+    expect(bob.messages().nth(1)).to_have_attribute("data-mine", "1")
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    expect(alice.page.locator('[data-testid="msg"][data-status="sent"]')).to_have_count(2)
+    alice.page.screenshot(path=str(SCREENSHOT))
+
+
+def test_paste_image_shows_inline(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    alice.page.get_by_test_id("message-input").evaluate(
+        """(el, bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], "shot.png", {type: "image/png"}));
+            el.dispatchEvent(new ClipboardEvent("paste",
+                {clipboardData: dt, bubbles: true, cancelable: true}));
+        }""",
+        list(png()),
+    )
+    mine = alice.page.locator('[data-testid="msg"][data-mine="1"][data-content-type="3"]')
+    expect(mine).to_have_attribute("data-status", "sent")
+    image = bob.page.get_by_test_id("msg-image")
+    expect(image).to_be_visible()
+    image.evaluate(
+        """img => new Promise((ok, fail) => {
+            if (img.complete && img.naturalWidth > 0) return ok();
+            img.onload = ok; img.onerror = () => fail(new Error("image did not load"));
+        })"""
+    )
+    assert image.evaluate("img => img.naturalWidth") == 16
+
+
+def test_upload_file_becomes_a_download_link(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    body = b"minutes of the meeting\n" * 20
+    alice.page.get_by_test_id("file-input").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": body}
+    )
+    link = bob.page.get_by_test_id("msg-file")
+    expect(link).to_have_text("notes.txt")
+    href = link.get_attribute("href")
+    assert href
+    assert href.startswith("/file/")
+    answer = bob.page.request.get(href)
+    assert answer.ok
+    assert answer.body() == body
+
+
+def record(user: User, testid: str) -> None:
+    button = user.page.get_by_test_id(testid)
+    button.click()
+    expect(button).to_have_attribute("data-recording", "1")
+    # Wait until the recorder has handed over a few chunks of media.
+    user.page.wait_for_function(
+        "id => Number(document.querySelector(`[data-testid=${id}]`).dataset.chunks) >= 3",
+        arg=testid,
+    )
+    button.click()
+    expect(button).to_have_attribute("data-recording", "0")
+
+
+def test_voice_and_video_messages(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    record(alice, "record-voice")
+    audio = bob.page.get_by_test_id("msg-audio")
+    expect(audio).to_be_visible()
+    audio.evaluate(
+        """a => new Promise((ok, fail) => {
+            if (a.readyState >= 1) return ok();
+            a.onloadedmetadata = ok; a.onerror = () => fail(new Error("audio did not load"));
+        })"""
+    )
+
+    record(alice, "record-video")
+    video = bob.page.get_by_test_id("msg-video")
+    expect(video).to_be_visible()
+    video.evaluate(
+        """v => new Promise((ok, fail) => {
+            if (v.readyState >= 1) return ok();
+            v.onloadedmetadata = ok; v.onerror = () => fail(new Error("video did not load"));
+        })"""
+    )
+    assert video.evaluate("v => v.videoWidth") > 0
+    expect(alice.page.locator('[data-testid="msg"][data-status="sent"]')).to_have_count(2)
+
+
+def test_unread_mark_and_notification(
+    friends: tuple[User, User], make_user: Callable[..., User]
+) -> None:
+    alice, _bob = friends
+    carol = make_user("carol")
+    carol.find_and_add_friend(alice.username)
+    carol.open_conv(alice.username)
+    carol.send_text("psst, Alice")
+    # Alice has Bob open: Carol's conversation appears with an unread mark.
+    unread = alice.conv(carol.username).get_by_test_id("unread")
+    expect(unread).to_have_attribute("data-count", "1")
+    expect(alice.page.locator(".ant-notification-notice", has_text="psst, Alice")).to_be_visible()
+    carol.send_text("are you busy?")
+    expect(unread).to_have_attribute("data-count", "2")
+    alice.open_conv(carol.username)
+    expect(unread).to_have_count(0)
+    expect(incoming(alice)).to_have_count(2)
+
+
+def test_find_user_and_group_by_name(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    alice.search(bob.username)
+    expect(alice.page.get_by_test_id("search-result-user")).to_be_visible()
+    box = alice.page.get_by_test_id("search-input")
+    box.fill("nobody-with-this-name")
+    box.press("Enter")
+    notice = alice.page.locator(".ant-message-notice", has_text="nobody-with-this-name")
+    expect(notice).to_be_visible()
+
+
+def test_server_reason_is_shown(make_user: Callable[..., User], server: ChatServer) -> None:
+    alice = make_user("alice")
+    page = alice.page.context.new_page()
+    page.goto("/register")
+    page.get_by_test_id("register-username").fill(alice.username)
+    page.get_by_test_id("register-password").fill(PASSWORD)
+    page.get_by_test_id("register-submit").click()
+    error = page.locator(".ant-message-error")
+    expect(error).to_be_visible()
+    assert error.inner_text().strip() not in ("", "SUCCESS")
+    expect(page).to_have_url(f"{server.url}/register")
+
+
+def test_profile_edit_and_avatar(make_user: Callable[..., User]) -> None:
+    alice = make_user("alice")
+    page = alice.page
+    page.get_by_test_id("menu-open").click()
+    page.get_by_test_id("profile-open").click()
+    page.get_by_test_id("profile-nickname").fill("Queen Alice")
+    page.get_by_test_id("profile-email").fill("alice@example.org")
+    page.get_by_test_id("profile-submit").click()
+    expect(page.get_by_test_id("me-name")).to_have_text("Queen Alice")
+
+    page.get_by_test_id("menu-open").click()
+    page.get_by_test_id("profile-open").click()
+    page.get_by_test_id("avatar-input").set_input_files(
+        {"name": "me.png", "mimeType": "image/png", "buffer": png(32, 32, (20, 120, 220))}
+    )
+    avatar = page.locator('[data-testid="me-avatar"] img')
+    expect(avatar).to_have_attribute("src", _starts_with("/file/"))
+
+    page.reload()
+    expect(page.get_by_test_id("me-name")).to_have_text("Queen Alice")
+    expect(avatar).to_be_visible()
+    assert avatar.evaluate("img => img.complete && img.naturalWidth") == 32
+
+
+def test_new_password_works(make_user: Callable[..., User]) -> None:
+    alice = make_user("alice")
+    page = alice.page
+    page.get_by_test_id("menu-open").click()
+    page.get_by_test_id("profile-open").click()
+    page.get_by_test_id("profile-password").fill("a much newer password")
+    page.get_by_test_id("profile-submit").click()
+    expect(page.locator(".ant-message-success", has_text="Profile saved")).to_be_visible()
+    page.get_by_test_id("menu-open").click()
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-username")).to_be_visible()
+    page.get_by_test_id("login-username").fill(alice.username)
+    page.get_by_test_id("login-password").fill("a much newer password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("panel")).to_be_visible()
+
+
+def test_phone_layout(make_user: Callable[..., User]) -> None:
+    phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+    alice = make_user("alice", **phone)
+    bob = make_user("bob")
+    alice.find_and_add_friend(bob.username)
+    page = alice.page
+    expect(page.get_by_test_id("chat")).to_have_count(0)
+    alice.open_conv(bob.username)
+    expect(page.get_by_test_id("sidebar")).to_have_count(0)
+    alice.send_text("from my phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    page.get_by_test_id("back-button").click()
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+
+
+def _starts_with(prefix: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(prefix))

@@ -1,0 +1,50 @@
+"""The client reconnects by itself after the server restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from .conftest import ChatServer, register_and_login, unique
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
+    srv = ChatServer(tmp_path_factory.mktemp("chat-trio-restart"))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer) -> None:
+    alice = register_and_login(browser, own_server, unique("alice"))
+    bob = register_and_login(browser, own_server, unique("bob"))
+    try:
+        alice.find_and_add_friend(bob.username)
+        bob.page.reload()
+        bob.expect_online()
+        alice.open_conv(bob.username)
+        bob.open_conv(alice.username)
+        alice.send_text("before the restart")
+        expect(bob.page.get_by_test_id("msg")).to_have_count(1)
+
+        own_server.restart()
+        for user in (alice, bob):
+            user.page.wait_for_function("window.__chatTrio.connects >= 2")
+            user.expect_online()
+
+        alice.send_text("after the restart")
+        expect(
+            bob.page.locator('[data-testid="msg"][data-mine="0"]', has_text="after the restart")
+        ).to_be_visible()
+        # The open conversation's history was reloaded: nothing lost, nothing doubled.
+        expect(bob.page.get_by_test_id("msg")).to_have_count(2)
+        bob.send_text("welcome back")
+        expect(alice.page.get_by_test_id("msg")).to_have_count(3)
+    finally:
+        alice.page.context.close()
+        bob.page.context.close()
