@@ -153,7 +153,10 @@ export class CallManager {
     pc.ontrack = (ev) => {
       if (pc !== this.pc) return;
       this.remoteStream.addTrack(ev.track);
-      this.set({ remoteStream: this.remoteStream, remoteTracks: this.remoteStream.getTracks().length });
+      this.set({
+        remoteStream: this.remoteStream,
+        remoteVideo: this.remoteStream.getVideoTracks().length > 0,
+      });
     };
     pc.onconnectionstatechange = () => {
       if (pc !== this.pc) return;

@@ -43,7 +43,7 @@ export default function CallPanel({ state, calls }) {
         </Space>
       }
     >
-      <div className={`call-media ${video || sharing ? "with-video" : "audio-only"}`}>
+      <div className={`call-media ${video || sharing || state.remoteVideo ? "with-video" : "audio-only"}`}>
         <Media stream={state.remoteStream} testid="remote-video" className="remote-video" />
         {video && <Media stream={state.screenStream || state.localStream} muted testid="local-video" className="local-video" />}
       </div>
