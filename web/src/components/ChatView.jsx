@@ -60,7 +60,8 @@ export default function ChatView({ me, conv, narrow, messages, onBack, onSend, o
   };
 
   // Uploads a file or recording over HTTP, then sends its name in a frame.
-  const sendFile = async (file, name) => {
+  // A voice recording is audio even when its WebM container sniffs as video.
+  const sendFile = async (file, name, { audioOnly = false } = {}) => {
     name = name || file.name || "file";
     if (maxUploadBytes && file.size > maxUploadBytes) {
       message.error(`${name} is too large (limit ${Math.round(maxUploadBytes / 1024 / 1024)} MB)`);
@@ -69,7 +70,8 @@ export default function ChatView({ me, conv, narrow, messages, onBack, onSend, o
     setUploading(true);
     try {
       const r = await Api.upload(file, name);
-      onSend({ contentType: r.contentType, url: r.name, content: name });
+      const contentType = audioOnly && r.contentType === 5 ? 4 : r.contentType;
+      onSend({ contentType, url: r.name, content: name });
     } catch {
       // shown by api()
     } finally {
@@ -157,7 +159,7 @@ export default function ChatView({ me, conv, narrow, messages, onBack, onSend, o
           <Tooltip title="Send a file">
             <Button icon={<PaperClipOutlined />} loading={uploading} onClick={() => fileInput.current.click()} data-testid="file-open" aria-label="file" />
           </Tooltip>
-          <Recorder kind="audio" icon={<AudioOutlined />} testid="record-voice" onDone={(blob) => sendFile(blob, `voice-${Date.now()}.webm`)} />
+          <Recorder kind="audio" icon={<AudioOutlined />} testid="record-voice" onDone={(blob) => sendFile(blob, `voice-${Date.now()}.webm`, { audioOnly: true })} />
           <Recorder kind="video" icon={<VideoCameraAddOutlined />} testid="record-video" onDone={(blob) => sendFile(blob, `video-${Date.now()}.webm`)} />
         </Space>
         <input
