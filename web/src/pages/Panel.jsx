@@ -236,6 +236,7 @@ export default function Panel() {
       socket,
       calls,
       pc: null,
+      me,
       sendRaw: (fields) => socket.send(fields),
     };
 
