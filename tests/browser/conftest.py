@@ -163,6 +163,7 @@ def browser() -> Iterator[playwright_sync.Browser]:
         pytest.skip("playwright is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
+    playwright_sync.expect.set_options(timeout=WAIT_MS)
     with playwright_sync.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

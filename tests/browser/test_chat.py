@@ -44,7 +44,7 @@ def test_chat_both_ways(friends: tuple[User, User]) -> None:
     expect(bob.messages().nth(1)).to_have_attribute("data-mine", "1")
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    expect(alice.page.locator('[data-testid="msg"][data-status="sent"]')).to_have_count(2)
+    expect(alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')).to_have_count(2)
     alice.page.screenshot(path=str(SCREENSHOT))
 
 
@@ -123,7 +123,7 @@ def test_voice_and_video_messages(friends: tuple[User, User]) -> None:
         })"""
     )
     assert video.evaluate("v => v.videoWidth") > 0
-    expect(alice.page.locator('[data-testid="msg"][data-status="sent"]')).to_have_count(2)
+    expect(alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')).to_have_count(2)
 
 
 def test_unread_mark_and_notification(
