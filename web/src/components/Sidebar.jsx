@@ -45,6 +45,7 @@ export default function Sidebar({
   onChanged,
   onLogout,
 }) {
+  const [query, setQuery] = useState("");
   const [found, setFound] = useState(null);
   const [searching, setSearching] = useState(false);
   const [groupOpen, setGroupOpen] = useState(false);
@@ -71,6 +72,7 @@ export default function Sidebar({
       await Api.addFriend(me.uuid, username);
       message.success(`${username} is now your friend`);
       setFound(null);
+      setQuery("");
       onChanged();
     } catch {
       // shown by api()
@@ -82,6 +84,7 @@ export default function Sidebar({
       await Api.joinGroup(me.uuid, group.uuid);
       message.success(`Joined ${group.name}`);
       setFound(null);
+      setQuery("");
       onChanged();
     } catch {
       // shown by api()
@@ -138,6 +141,8 @@ export default function Sidebar({
           placeholder="Find a user or group by exact name"
           enterButton="Find"
           loading={searching}
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
           onSearch={search}
           data-testid="search-input"
         />
