@@ -43,6 +43,7 @@ def test_chat_both_ways(friends: tuple[User, User]) -> None:
     expect(bob.messages()).to_have_count(3)
     expect(bob.messages().nth(1)).to_have_attribute("data-mine", "1")
 
+    expect(alice.page.locator(".ant-message-notice")).to_have_count(0)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     expect(alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')).to_have_count(2)
     alice.page.screenshot(path=str(SCREENSHOT))
