@@ -1,0 +1,135 @@
+"""What every route shares: the JSON envelope, authentication, and JSON shapes.
+
+go-chat answered every request with HTTP 200 and ``{"code", "msg", "data"}``;
+chat-trio keeps the envelope and also sets a truthful status. A route refuses by
+raising ProtocolError(status, reason); the app's error handler turns that into
+``{"code": -1, "msg": reason, "data": null}`` with that status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from quart import Response, current_app, jsonify, request, websocket
+
+from chat_trio.auth import COOKIE_NAME
+from chat_trio.errors import ProtocolError
+from chat_trio.model import Group, StoredMessage, User
+from chat_trio.services import Services
+
+EXTENSION_KEY = "chat_trio"
+
+
+def services() -> Services:
+    return cast(Services, current_app.extensions[EXTENSION_KEY])
+
+
+def ok(data: Any = None, status: int = 200) -> Response:
+    response = jsonify({"code": 0, "msg": "SUCCESS", "data": data})
+    response.status_code = status
+    return response
+
+
+def failure(status: int, reason: str) -> Response:
+    response = jsonify({"code": -1, "msg": reason, "data": None})
+    response.status_code = status
+    return response
+
+
+def request_token(*, allow_query: bool = False) -> str:
+    """The login token of the current request or WebSocket handshake, or "".
+
+    Looked for in ``Authorization: Bearer``, then the session cookie, then (on
+    /socket.io only, where browsers cannot set headers) ``?token=``.
+    """
+    source = websocket if allow_query else request
+    header = source.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    cookie = source.cookies.get(COOKIE_NAME, "")
+    if cookie:
+        return cookie
+    if allow_query:
+        return source.args.get("token", "")
+    return ""
+
+
+async def current_user() -> User:
+    """The authenticated user. Raises: ProtocolError 401."""
+    user = await services().accounts.user_for_token(request_token())
+    if user is None:
+        raise ProtocolError(401, "not logged in")
+    return user
+
+
+def require_self(user: User, uuid: str) -> None:
+    """Refuse a request that names a user other than the caller (403)."""
+    if uuid != user.uuid:
+        raise ProtocolError(403, "you can only act as yourself")
+
+
+async def json_body() -> dict[str, Any]:
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ProtocolError(400, "the body must be a JSON object")
+    return body
+
+
+def text_field(
+    body: dict[str, Any], name: str, *, required: bool = False, max_length: int = 255
+) -> str:
+    value = body.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ProtocolError(400, f"`{name}` must be a string")
+    value = value.strip() if name != "password" else value
+    if required and not value:
+        raise ProtocolError(400, f"`{name}` is required")
+    if len(value) > max_length:
+        raise ProtocolError(400, f"`{name}` is longer than {max_length} characters")
+    if any(ord(c) < 32 for c in value):
+        raise ProtocolError(400, f"`{name}` contains control characters")
+    return value
+
+
+def iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "uuid": user.uuid,
+        "username": user.username,
+        "nickname": user.nickname,
+        "email": user.email,
+        "avatar": user.avatar,
+    }
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    return {
+        "uuid": group.uuid,
+        "groupId": group.id,
+        "userId": group.owner_id,
+        "createAt": iso(group.created_at_ms),
+        "name": group.name,
+        "notice": group.notice,
+    }
+
+
+def message_json(m: StoredMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "fromUserId": m.from_uuid,
+        "toUserId": m.to_uuid,
+        "content": m.content,
+        "contentType": m.content_type,
+        "messageType": m.message_type,
+        "url": m.url,
+        "createAt": iso(m.created_at_ms),
+        "fromUsername": m.from_username,
+        "toUsername": m.to_username,
+        "avatar": m.avatar,
+    }

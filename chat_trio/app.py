@@ -1,0 +1,103 @@
+"""Wires the server's parts into one tree of tasks and owns its shutdown.
+
+::
+
+    serve()                        root nursery
+    ├── hub.run                    routes frames to sessions
+    ├── writer.run                 stores chat messages in batches, then hands them on
+    └── hypercorn serve(app)       HTTP API, uploads, web client, /socket.io
+        └── one nursery per WebSocket: reader + writer (session.py)
+
+Start order: storage (tables created if missing), the hub, the writer, then the
+listener, so no request can arrive before what it needs is running. On shutdown
+the listener stops first, sessions get ``gracefulTimeout`` seconds, then the hub
+and writer are cancelled and storage is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from chat_trio.api import create_app
+from chat_trio.auth import Accounts
+from chat_trio.config import Config
+from chat_trio.directory import Directory
+from chat_trio.files import FileStore
+from chat_trio.hub import Hub
+from chat_trio.intake import Intake
+from chat_trio.services import Services
+from chat_trio.storage import open_storage
+from chat_trio.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+def hypercorn_config(config: Config) -> HypercornConfig:
+    hc = HypercornConfig()
+    hc.bind = [f"{config.server.host}:{config.server.port}"]
+    hc.backlog = 1024
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.graceful_timeout = config.server.graceful_timeout
+    hc.websocket_max_message_size = config.limits.max_frame_bytes
+    hc.keep_alive_timeout = 30
+    return hc
+
+
+async def serve(
+    config: Config,
+    *,
+    shutdown_trigger: Callable[..., Awaitable[None]] | None = None,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the server until ``shutdown_trigger`` returns (or forever).
+
+    Reports the base URL it listens on through ``task_status``, so callers can
+    ``url = await nursery.start(serve, config)`` with port 0.
+    """
+    files = FileStore(config.static_path.file_path, config.limits.max_upload_bytes)
+    files.ensure_root()
+    async with open_storage(config) as store, trio.open_nursery() as nursery:
+        hub = Hub()
+        writer = StoreWriter(store, hub.inbox)
+        directory = Directory(store)
+        services = Services(
+            config=config,
+            store=store,
+            accounts=Accounts(store, config.auth),
+            directory=directory,
+            files=files,
+            hub=hub,
+            writer=writer,
+            intake=Intake(
+                directory=directory,
+                files=files,
+                limits=config.limits,
+                hub_inbox=hub.inbox,
+                persist=writer.queue,
+            ),
+        )
+        await nursery.start(hub.run)
+        await nursery.start(writer.run)
+
+        async def run_http(task_status: trio.TaskStatus[list[str]]) -> None:
+            await hypercorn_serve(
+                create_app(services),
+                hypercorn_config(config),
+                shutdown_trigger=shutdown_trigger,
+                task_status=task_status,
+            )
+            # Every session has ended: store what is still queued, then stop.
+            writer.queue.close()
+            with trio.move_on_after(config.server.graceful_timeout):
+                await writer.finished.wait()
+            nursery.cancel_scope.cancel()
+
+        binds: list[str] = await nursery.start(run_http)
+        log.info("%s listening on %s", config.app_name, binds[0])
+        task_status.started(binds[0])

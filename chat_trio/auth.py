@@ -1,0 +1,97 @@
+"""Accounts: argon2id password hashes and login tokens.
+
+Hashing is deliberately slow and memory-hungry, so it runs in worker threads
+under its own small CapacityLimiter: a burst of logins cannot take every core or
+all the memory. A login token is 32 random bytes; the database keeps only its
+SHA-256, so a copy of the table hands out no logins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import trio
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from chat_trio.config import AuthConfig
+from chat_trio.errors import ProtocolError
+from chat_trio.model import User
+from chat_trio.storage import Store
+from chat_trio.storage.sql import now_ms
+
+#: Name of the HttpOnly cookie that carries the token for browsers.
+COOKIE_NAME = "chat_trio_token"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    user: User
+    token: str
+
+
+class Accounts:
+    """Registers users, checks passwords, issues and resolves login tokens."""
+
+    def __init__(self, store: Store, config: AuthConfig) -> None:
+        self._store = store
+        self._config = config
+        self._hasher = PasswordHasher(
+            time_cost=config.argon2_time_cost,
+            memory_cost=config.argon2_memory_kib,
+            parallelism=config.argon2_parallelism,
+            type=Type.ID,
+        )
+        self._limiter = trio.CapacityLimiter(2)
+        # Verified against when the username does not exist, so that a wrong
+        # username and a wrong password take the same time.
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
+
+    async def hash_password(self, password: str) -> str:
+        return await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._limiter)
+
+    async def check_password(self, stored_hash: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(stored_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await trio.to_thread.run_sync(verify, limiter=self._limiter)
+
+    async def login(self, username: str, password: str) -> Login:
+        """Check the password and issue a token.
+
+        Raises:
+            ProtocolError: 401 for an unknown user or a wrong password (one message
+                for both, so the answer does not tell which usernames exist).
+        """
+        found = await self._store.credentials(username)
+        stored_hash = found[1] if found is not None else self._dummy_hash
+        if not await self.check_password(stored_hash, password) or found is None:
+            raise ProtocolError(401, "wrong username or password")
+        return Login(found[0], await self.issue_token(found[0]))
+
+    async def issue_token(self, user: User) -> str:
+        token = new_token()
+        expires = now_ms() + int(self._config.token_ttl * 1000)
+        await self._store.create_login(token_hash(token), user.id, expires)
+        return token
+
+    async def user_for_token(self, token: str) -> User | None:
+        if not token or len(token) > 256:
+            return None
+        return await self._store.user_for_login(token_hash(token))
+
+    async def logout(self, token: str) -> None:
+        await self._store.delete_login(token_hash(token))

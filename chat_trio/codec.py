@@ -1,0 +1,116 @@
+"""Protobuf <-> model, sans-I/O: the only module that imports chat_trio._pb.
+
+Decoding refuses what cannot be a ``protocol.Message`` with a ProtocolError, so a
+malformed frame costs its sender an error frame, never the session.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+
+from chat_trio._pb.message_pb2 import Message
+from chat_trio.errors import ProtocolError
+from chat_trio.model import SYSTEM, FrameType, StoredMessage
+
+__all__ = [
+    "Message",
+    "ack_frame",
+    "decode",
+    "delivery_frame",
+    "encode",
+    "error_frame",
+    "group_delivery_frame",
+    "pong_frame",
+    "welcome_frame",
+]
+
+
+def decode(data: bytes | str) -> Message:
+    """Parse one frame. A text frame is parsed as protobuf too, as go-chat did.
+
+    Raises:
+        ProtocolError: 400 when the bytes are not a valid message.
+    """
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    message = Message()
+    try:
+        message.ParseFromString(raw)
+    except (DecodeError, RuntimeWarning) as exc:
+        raise ProtocolError(400, f"malformed frame: {exc}") from None
+    return message
+
+
+def encode(message: Message) -> bytes:
+    return message.SerializeToString()
+
+
+_PONG = Message(type=FrameType.HEARTBEAT, content="pong").SerializeToString()
+
+
+def pong_frame() -> bytes:
+    """The heartbeat answer, the same bytes for everyone."""
+    return _PONG
+
+
+def welcome_frame(user_uuid: str) -> bytes:
+    return Message(**{"from": SYSTEM, "to": user_uuid, "content": "welcome!"}).SerializeToString()
+
+
+def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
+    """Tells a sender that the message with its ``clientId`` is stored."""
+    return Message(
+        type=FrameType.ACK, clientId=client_id, id=message_id, createAt=created_at_ms
+    ).SerializeToString()
+
+
+def error_frame(code: int, reason: str, client_id: str = "") -> bytes:
+    return Message(
+        **{"from": SYSTEM, "type": FrameType.ERROR, "code": code, "content": reason,
+           "clientId": client_id}
+    ).SerializeToString()
+
+
+def delivery_frame(stored: StoredMessage) -> bytes:
+    """A stored one-to-one message as its recipient sees it."""
+    return Message(
+        **{
+            "avatar": stored.avatar,
+            "fromUsername": stored.from_username,
+            "from": stored.from_uuid,
+            "to": stored.to_uuid,
+            "content": stored.content,
+            "contentType": stored.content_type,
+            "messageType": stored.message_type,
+            "url": stored.url,
+            "id": stored.id,
+            "createAt": stored.created_at_ms,
+        }
+    ).SerializeToString()
+
+
+def group_delivery_frame(stored: StoredMessage) -> bytes:
+    """A stored group message, rewritten the go-chat way: ``from`` is the group.
+
+    Members see a group like a person: ``from`` = the group uuid, ``to`` = the
+    sender's uuid, ``fromUsername`` and ``avatar`` the sender's. File and suffix
+    are dropped. The bytes are the same for every member, so this runs once.
+    """
+    return Message(
+        **{
+            "avatar": stored.avatar,
+            "fromUsername": stored.from_username,
+            "from": stored.to_uuid,
+            "to": stored.from_uuid,
+            "content": stored.content,
+            "contentType": stored.content_type,
+            "messageType": stored.message_type,
+            "url": stored.url,
+            "id": stored.id,
+            "createAt": stored.created_at_ms,
+        }
+    ).SerializeToString()
+
+
+def relay_frame(message: Message) -> bytes:
+    """An ephemeral message (call, signaling, frame) as forwarded, unchanged."""
+    return message.SerializeToString()

@@ -1,0 +1,140 @@
+"""The hub: who is connected, and handing them bytes.
+
+One task owns the registry ``{user uuid -> that user's live sessions}`` and loops
+over ONE inbox of events, as go-chat's hub selected over its Register,
+Unregister and Broadcast channels. It never awaits a client and never touches
+the database: it reaches a session only through ``Peer.deliver(payload)``, which
+is synchronous and never blocks. A session that cannot take more bytes closes
+itself; the hub moves on. So one slow or dead client can never hold up
+delivery to everyone else.
+
+Payloads arrive already encoded (encoded once per distinct rewrite by whoever
+produced the event), so a fan-out to a thousand members is a thousand
+``deliver`` calls on the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from chat_trio import codec
+
+log = logging.getLogger(__name__)
+
+
+class Peer(Protocol):
+    """What the hub sees of a session."""
+
+    @property
+    def user_uuid(self) -> str: ...
+
+    def deliver(self, payload: bytes) -> bool:
+        """Queue bytes for the client without blocking; False if the session is gone
+        or was just closed as a slow consumer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    peer: Peer
+
+
+@dataclass(frozen=True, slots=True)
+class Unregister:
+    peer: Peer
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """Deliver ``payload`` to every live session of each recipient, except ``skip``."""
+
+    payload: bytes
+    recipients: tuple[str, ...]
+    skip: Peer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Deliver ``payload`` to one session only (acks, errors)."""
+
+    peer: Peer
+    payload: bytes
+
+
+HubEvent = Register | Unregister | Fanout | Reply
+
+
+@dataclass(frozen=True, slots=True)
+class HubStatistics:
+    users_online: int
+    sessions: int
+    deliveries: int
+    refused: int
+
+
+class Hub:
+    """Routes encoded frames to live sessions. Start it with ``nursery.start(hub.run)``."""
+
+    def __init__(self, inbox_size: int = 4096) -> None:
+        send, receive = trio.open_memory_channel[HubEvent](inbox_size)
+        #: Where producers (sessions, the store writer) send events. Shared on
+        #: purpose: it lives as long as the hub, and producers never close it.
+        self.inbox: trio.MemorySendChannel[HubEvent] = send
+        self._receive = receive
+        self._sessions: dict[str, list[Peer]] = {}
+        self._deliveries = 0
+        self._refused = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for event in self._receive:
+            self.handle(event)
+
+    def handle(self, event: HubEvent) -> None:
+        """Apply one event. Synchronous: nothing here can wait on anyone."""
+        match event:
+            case Fanout(payload, recipients, skip):
+                self._fanout(payload, recipients, skip)
+            case Reply(peer, payload):
+                self._deliver(peer, payload)
+            case Register(peer):
+                self._sessions.setdefault(peer.user_uuid, []).append(peer)
+                self._deliver(peer, codec.welcome_frame(peer.user_uuid))
+            case Unregister(peer):
+                peers = self._sessions.get(peer.user_uuid)
+                if peers is not None and peer in peers:
+                    peers.remove(peer)
+                    if not peers:
+                        del self._sessions[peer.user_uuid]
+
+    def _fanout(self, payload: bytes, recipients: Iterable[str], skip: Peer | None) -> None:
+        sessions = self._sessions
+        for uuid in recipients:
+            peers = sessions.get(uuid)
+            if peers is None:
+                continue
+            for peer in tuple(peers):
+                if peer is not skip:
+                    self._deliver(peer, payload)
+
+    def _deliver(self, peer: Peer, payload: bytes) -> None:
+        if peer.deliver(payload):
+            self._deliveries += 1
+        else:
+            self._refused += 1
+
+    def is_online(self, user_uuid: str) -> bool:
+        return user_uuid in self._sessions
+
+    def statistics(self) -> HubStatistics:
+        return HubStatistics(
+            users_online=len(self._sessions),
+            sessions=sum(len(p) for p in self._sessions.values()),
+            deliveries=self._deliveries,
+            refused=self._refused,
+        )

@@ -1,0 +1,157 @@
+"""What happens to a frame a client sent: validate, authorize, then persist or relay.
+
+The sender is whoever the session authenticated: ``from``, ``fromUsername`` and
+``avatar`` are overwritten with that user's, whatever the frame said. Chat
+messages (content types 1-5) must name an existing user, or a group the sender
+belongs to; their files are stored first, then the message goes to the store
+writer, which stores, acks and delivers it. Everything else (calls, signaling,
+video and screen frames) is relayed to the one user it names and never stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from dataclasses import dataclass
+
+import trio
+
+from chat_trio import codec
+from chat_trio.config import LimitsConfig
+from chat_trio.directory import Directory
+from chat_trio.errors import ProtocolError
+from chat_trio.files import FileStore
+from chat_trio.hub import Fanout, HubEvent
+from chat_trio.model import (
+    STORED_CONTENT_TYPES,
+    ContentType,
+    FrameType,
+    MessageType,
+    NewMessage,
+)
+from chat_trio.session import Session
+
+_DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class PersistRequest:
+    """A chat message for the store writer, with who asked and who receives it."""
+
+    message: NewMessage
+    origin: Session
+    recipients: tuple[str, ...]
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        files: FileStore,
+        limits: LimitsConfig,
+        hub_inbox: trio.MemorySendChannel[HubEvent],
+        persist: trio.MemorySendChannel[PersistRequest],
+    ) -> None:
+        self._directory = directory
+        self._files = files
+        self._limits = limits
+        self._hub_inbox = hub_inbox
+        self._persist = persist
+
+    async def handle(self, session: Session, message: codec.Message) -> None:
+        """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
+        sender = session.user
+        message.avatar = sender.avatar
+        message.fromUsername = sender.username
+        setattr(message, "from", sender.uuid)  # noqa: B010 - `from` is a keyword
+        if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
+            await self._chat(session, message)
+        elif message.type in (FrameType.ACK, FrameType.ERROR):
+            raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
+        else:
+            await self._relay(message)
+
+    async def _relay(self, message: codec.Message) -> None:
+        if not message.to:
+            raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
+        if message.messageType == MessageType.GROUP:
+            raise ProtocolError(400, "calls and signaling go to one user, not to a group")
+        if await self._directory.user(message.to) is None:
+            raise ProtocolError(404, "no such user")
+        message.id = 0
+        message.createAt = 0
+        await self._hub_inbox.send(Fanout(codec.relay_frame(message), (message.to,)))
+
+    async def _chat(self, session: Session, message: codec.Message) -> None:
+        if len(message.clientId) > 64:
+            raise ProtocolError(400, "clientId is longer than 64 characters")
+        if not message.to:
+            raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
+        if message.messageType == MessageType.USER:
+            target = await self._directory.user(message.to)
+            if target is None:
+                raise ProtocolError(404, "no such user")
+            to_id, recipients = target.id, (target.uuid,)
+        elif message.messageType == MessageType.GROUP:
+            view = await self._directory.group(message.to)
+            if view is None:
+                raise ProtocolError(404, "no such group")
+            if session.user.uuid not in view.member_uuids:
+                raise ProtocolError(403, "you are not a member of this group")
+            to_id = view.group.id
+            recipients = tuple(m for m in view.member_uuids if m != session.user.uuid)
+        else:
+            raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
+
+        content_type, content, url = await self._content(message)
+        new = NewMessage(
+            sender=session.user,
+            to_uuid=message.to,
+            to_id=to_id,
+            message_type=MessageType(message.messageType),
+            content_type=content_type,
+            content=content,
+            url=url,
+            client_id=message.clientId,
+            created_at_ms=time.time_ns() // 1_000_000,
+        )
+        await self._persist.send(PersistRequest(new, session, recipients))
+
+    async def _content(self, message: codec.Message) -> tuple[int, str, str]:
+        """The stored (content type, content, url): files saved, type from the bytes."""
+        content_type = message.contentType
+        is_data_url = (
+            content_type == ContentType.FILE
+            and not message.file
+            and _DATA_URL.match(message.content) is not None
+        )
+        if not is_data_url and len(message.content) > self._limits.max_text_chars:
+            raise ProtocolError(
+                413, f"text too long: limit is {self._limits.max_text_chars} characters"
+            )
+        if message.file:
+            stored = await self._files.save(message.file, message.fileSuffix)
+            return int(stored.content_type), message.content, stored.name
+        if is_data_url:
+            stored = await self._files.save(
+                self._decode_data_url(message.content), message.fileSuffix
+            )
+            return int(stored.content_type), "", stored.name
+        if message.url:
+            if self._files.path_for(message.url) is None:
+                raise ProtocolError(400, "`url` must name a file uploaded to this server")
+        elif content_type != ContentType.TEXT:
+            raise ProtocolError(400, "a file message needs `file` bytes, a data URL or a `url`")
+        return content_type, message.content, message.url
+
+    def _decode_data_url(self, content: str) -> bytes:
+        encoded = content.split(",", 1)[1]
+        if len(encoded) > self._files.max_bytes * 4 // 3 + 4:
+            raise ProtocolError(413, f"file too large: limit is {self._files.max_bytes} bytes")
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(400, "content is not valid base64") from None

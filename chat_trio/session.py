@@ -1,0 +1,169 @@
+"""One client connection: a nursery holding a reader task and a writer task.
+
+The reader decodes frames and hands each to the intake; the writer drains the
+session's bounded outbox to the socket, and is the only task that writes to it
+(pongs and error frames included). The hub reaches the session only through
+``deliver()``, a synchronous ``send_nowait`` into that outbox. When the outbox is
+full the client is not keeping up: the session is closed with code 1013 and the
+hub moves on, never waiting. When either task ends, the nursery cancels the
+other, the session unregisters (exactly once, in ``finally``) and the
+connection closes.
+
+The socket is behind the small ``Transport`` protocol so that the WebSocket
+implementation can change without touching this module or the hub.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import trio
+
+from chat_trio import codec
+from chat_trio.errors import ProtocolError
+from chat_trio.hub import HubEvent, Register, Unregister
+from chat_trio.model import FrameType, User
+
+log = logging.getLogger(__name__)
+
+#: Close codes this module uses (RFC 6455 section 7.4).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+
+_session_ids = itertools.count(1)
+
+
+class TransportClosed(Exception):
+    """The peer closed the connection, or it broke."""
+
+
+class Transport(Protocol):
+    """A message-oriented connection to one client."""
+
+    async def receive(self) -> bytes | str:
+        """The next message. Raises TransportClosed when the connection is gone."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Send one binary message. Raises TransportClosed when the connection is gone."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection (best effort; never raises)."""
+        ...
+
+
+#: Handles one decoded frame from a session (the intake); raises ProtocolError to refuse it.
+FrameHandler = Callable[["Session", codec.Message], Awaitable[None]]
+
+
+class Session:
+    """A live connection of one authenticated user."""
+
+    def __init__(
+        self,
+        user: User,
+        transport: Transport,
+        *,
+        hub_inbox: trio.MemorySendChannel[HubEvent],
+        handle_frame: FrameHandler,
+        outbox_frames: int,
+    ) -> None:
+        self.user = user
+        self.id = next(_session_ids)
+        self._transport = transport
+        self._hub_inbox = hub_inbox
+        self._handle_frame = handle_frame
+        self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](outbox_frames)
+        self._cancel_scope: trio.CancelScope | None = None
+        self._close_code = CLOSE_NORMAL
+        self._close_reason = ""
+        self._closing = False
+
+    @property
+    def user_uuid(self) -> str:
+        return self.user.uuid
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} of {self.user.username}>"
+
+    def deliver(self, payload: bytes) -> bool:
+        """Queue ``payload`` for the client. Never blocks.
+
+        Returns False when the session is closed, or when its outbox is full: then
+        the session is closed as a slow consumer (code 1013) right away.
+        """
+        try:
+            self._outbox_send.send_nowait(payload)
+        except trio.WouldBlock:
+            log.info("%r: outbox full, closing as a slow consumer", self)
+            self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer: too many undelivered messages")
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return False
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """End the session soon, closing the connection with ``code``. Synchronous."""
+        if not self._closing:
+            self._closing = True
+            self._close_code, self._close_reason = code, reason
+        self._outbox_send.close()
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; registers with the hub meanwhile."""
+        log.info("%r: open", self)
+        await self._hub_inbox.send(Register(self))
+        try:
+            async with trio.open_nursery() as nursery:
+                self._cancel_scope = nursery.cancel_scope
+                if self._closing:  # closed before the nursery existed
+                    nursery.cancel_scope.cancel()
+                nursery.start_soon(self._writer, nursery.cancel_scope)
+                await self._reader()
+                nursery.cancel_scope.cancel()
+        except Exception:
+            log.exception("%r: crashed", self)
+            self._close_code, self._close_reason = CLOSE_INTERNAL, "internal error"
+        finally:
+            self._outbox_send.close()
+            with trio.CancelScope(shield=True):
+                await self._hub_inbox.send(Unregister(self))
+                with trio.move_on_after(2):
+                    await self._transport.close(self._close_code, self._close_reason)
+            log.info("%r: closed (%d %s)", self, self._close_code, self._close_reason)
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                frame = await self._transport.receive()
+            except TransportClosed:
+                return
+            message: codec.Message | None = None
+            try:
+                message = codec.decode(frame)
+                if message.type == FrameType.HEARTBEAT:
+                    self.deliver(codec.pong_frame())
+                    continue
+                await self._handle_frame(self, message)
+            except ProtocolError as refused:
+                client_id = message.clientId if message is not None else ""
+                log.debug("%r: refused a frame: %s", self, refused.reason)
+                self.deliver(codec.error_frame(refused.code, refused.reason, client_id))
+
+    async def _writer(self, scope: trio.CancelScope) -> None:
+        try:
+            async for payload in self._outbox_receive:
+                await self._transport.send(payload)
+        except TransportClosed:
+            pass
+        scope.cancel()

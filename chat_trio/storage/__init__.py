@@ -1,0 +1,85 @@
+"""Storage: the Store interface and ``open_storage(config)``; callers import only this.
+
+One implementation, SqlStore, serves both backends through SQLAlchemy Core; the
+backends differ in how the engine is made (sqlite.py, mysql.py) and in the
+CapacityLimiter that bounds the worker threads (1 for SQLite, the pool size for
+MySQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+import trio
+
+from chat_trio.config import Config
+from chat_trio.model import Group, NewMessage, StoredMessage, User
+from chat_trio.storage.schema import build_schema
+from chat_trio.storage.sql import SqlStore
+
+__all__ = ["SqlStore", "Store", "open_storage"]
+
+
+class Store(Protocol):
+    """What the rest of chat-trio asks of a database. Every call may raise StorageError."""
+
+    async def ping(self) -> None: ...
+    async def create_user(
+        self, *, uuid: str, username: str, password_hash: str, nickname: str, email: str
+    ) -> User: ...
+    async def user_by_uuid(self, uuid: str) -> User | None: ...
+    async def user_by_username(self, username: str) -> User | None: ...
+    async def credentials(self, username: str) -> tuple[User, str] | None: ...
+    async def password_hash(self, user_id: int) -> str: ...
+    async def update_user(
+        self, user_id: int, *, nickname: str, email: str, password_hash: str | None
+    ) -> None: ...
+    async def set_avatar(self, user_id: int, avatar: str) -> None: ...
+    async def add_friend(self, user_id: int, friend_id: int) -> None: ...
+    async def are_friends(self, user_id: int, friend_id: int) -> bool: ...
+    async def friends(self, user_id: int) -> list[User]: ...
+    async def group_by_uuid(self, uuid: str) -> Group | None: ...
+    async def group_by_name(self, name: str) -> Group | None: ...
+    async def create_group(self, owner: User, *, uuid: str, name: str, notice: str) -> Group: ...
+    async def join_group(self, group: Group, user: User) -> None: ...
+    async def groups_of(self, user_id: int) -> list[Group]: ...
+    async def group_members(self, group_id: int) -> list[User]: ...
+    async def store_messages(
+        self, batch: Sequence[NewMessage]
+    ) -> list[tuple[StoredMessage, bool]]: ...
+    async def conversation(self, a: User, b: User, *, limit: int = ...) -> list[StoredMessage]: ...
+    async def group_history(self, group: Group, *, limit: int = ...) -> list[StoredMessage]: ...
+    async def create_login(self, token_hash: str, user_id: int, expires_at_ms: int) -> None: ...
+    async def user_for_login(self, token_hash: str) -> User | None: ...
+    async def delete_login(self, token_hash: str) -> None: ...
+    async def delete_other_logins(self, user_id: int, keep_token_hash: str) -> None: ...
+
+
+def make_store(config: Config) -> SqlStore:
+    """The configured backend's store, not yet connected."""
+    if config.database.backend == "mysql":
+        from chat_trio.storage.mysql import mysql_engine
+
+        return SqlStore(
+            mysql_engine(config.mysql),
+            build_schema(config.mysql.table_prefix),
+            trio.CapacityLimiter(config.mysql.pool_size),
+        )
+    from chat_trio.storage.sqlite import sqlite_engine
+
+    return SqlStore(sqlite_engine(config.sqlite), build_schema(), trio.CapacityLimiter(1))
+
+
+@asynccontextmanager
+async def open_storage(config: Config, *, create: bool = True) -> AsyncIterator[SqlStore]:
+    """Open the configured database (creating missing tables) and close it on exit."""
+    store = make_store(config)
+    try:
+        if create:
+            await store.create_schema()
+        yield store
+    finally:
+        with trio.CancelScope(shield=True):
+            await store.aclose()

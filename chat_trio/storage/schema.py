@@ -1,0 +1,158 @@
+"""The database schema, defined once for SQLite and MySQL/MariaDB (SQLAlchemy Core).
+
+Names follow go-chat's tables (users, user_friends, groups, group_members,
+messages) so its data maps over; ``tablePrefix`` from config prefixes them all.
+Times are milliseconds since the epoch in BIGINT columns: exact on both backends,
+and the same number the wire carries in ``createAt``.
+
+chat.sql at the top of the repository is this schema rendered for MySQL; a test
+keeps the two equal. Change SCHEMA_VERSION and add a migration step with any
+change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+SCHEMA_VERSION = 1
+
+#: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
+#: (emoji) survive, which go-chat's utf8 tables did not.
+MYSQL_TABLE_ARGS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+#: Primary keys: BIGINT on MySQL, INTEGER on SQLite (so it aliases the rowid).
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+#: Message text: up to 16 MiB on MySQL, where TEXT stops at 64 KiB.
+_LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class Schema:
+    metadata: MetaData
+    users: Table
+    user_friends: Table
+    groups: Table
+    group_members: Table
+    messages: Table
+    sessions: Table
+    schema_version: Table
+
+
+def build_schema(prefix: str = "") -> Schema:
+    """The tables, each name starting with ``prefix``."""
+    md = MetaData()
+    users = Table(
+        f"{prefix}users",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("uuid", String(36), nullable=False, unique=True),
+        Column("username", String(191), nullable=False, unique=True),
+        Column("nickname", String(255), nullable=False, server_default=""),
+        Column("email", String(255), nullable=False, server_default=""),
+        Column("avatar", String(255), nullable=False, server_default=""),
+        Column("password_hash", String(255), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("updated_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
+    user_friends = Table(
+        f"{prefix}user_friends",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("friend_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        UniqueConstraint("user_id", "friend_id", name=f"{prefix}uq_user_friends_pair"),
+        **MYSQL_TABLE_ARGS,
+    )
+    groups = Table(
+        f"{prefix}groups",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("uuid", String(36), nullable=False, unique=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("name", String(191), nullable=False, unique=True),
+        Column("notice", String(1024), nullable=False, server_default=""),
+        Column("created_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
+    group_members = Table(
+        f"{prefix}group_members",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("group_id", _ID, ForeignKey(groups.c.id), nullable=False),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("nickname", String(255), nullable=False, server_default=""),
+        Column("created_at", BigInteger, nullable=False),
+        UniqueConstraint("group_id", "user_id", name=f"{prefix}uq_group_members_pair"),
+        Index(f"{prefix}ix_group_members_user", "user_id"),
+        **MYSQL_TABLE_ARGS,
+    )
+    messages = Table(
+        f"{prefix}messages",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        # A user id for both kinds; to_user_id is a user id (message_type 1) or a
+        # group id (message_type 2), as in go-chat.
+        Column("from_user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("to_user_id", _ID, nullable=False),
+        Column("message_type", SmallInteger, nullable=False),
+        Column("content_type", SmallInteger, nullable=False),
+        Column("content", _LONG_TEXT, nullable=False),
+        Column("url", String(255), nullable=False, server_default=""),
+        Column("client_id", String(64), nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+        # A client's retry of the same client id is found, not stored twice.
+        UniqueConstraint("from_user_id", "client_id", name=f"{prefix}uq_messages_client"),
+        Index(f"{prefix}ix_messages_conversation", "from_user_id", "to_user_id", "id"),
+        Index(f"{prefix}ix_messages_to", "message_type", "to_user_id", "id"),
+        **MYSQL_TABLE_ARGS,
+    )
+    sessions = Table(
+        f"{prefix}sessions",
+        md,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        # sha256 of the token: a leaked table does not hand out logins.
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("expires_at", BigInteger, nullable=False),
+        Index(f"{prefix}ix_sessions_user", "user_id"),
+        **MYSQL_TABLE_ARGS,
+    )
+    schema_version = Table(
+        f"{prefix}schema_version",
+        md,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
+    return Schema(
+        metadata=md,
+        users=users,
+        user_friends=user_friends,
+        groups=groups,
+        group_members=group_members,
+        messages=messages,
+        sessions=sessions,
+        schema_version=schema_version,
+    )

@@ -1,0 +1,558 @@
+"""The Store over SQLAlchemy Core: one implementation for SQLite and MySQL/MariaDB.
+
+Every public method is async and runs its blocking driver work in a worker thread
+(``trio.to_thread.run_sync``) under a CapacityLimiter the size of the connection
+pool, so the event loop never waits on the database and the pool is never
+over-asked. A driver error becomes a StorageError for the one caller that needed
+it; a unique-key clash becomes a Conflict.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import trio
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from chat_trio.errors import Conflict, StorageError
+from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
+from chat_trio.storage.schema import SCHEMA_VERSION, Schema
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How many messages a history call returns when it names no limit.
+DEFAULT_HISTORY_LIMIT = 200
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqlStore:
+    """Users, friends, groups, messages and login sessions in one SQL database."""
+
+    def __init__(self, engine: Engine, schema: Schema, limiter: trio.CapacityLimiter) -> None:
+        self.engine = engine
+        self.schema = schema
+        self._limiter = limiter
+        t = schema.messages
+        # insert ... returning for many rows at once, where the dialect can keep order
+        self._batch_returning = bool(
+            getattr(engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+        )
+        self._insert_message = insert(t)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await trio.to_thread.run_sync(self.engine.dispose, limiter=self._limiter)
+
+    async def create_schema(self) -> None:
+        """Create every table that is missing and record the schema version."""
+        await self._run(self._create_schema)
+
+    def _create_schema(self) -> None:
+        self.schema.metadata.create_all(self.engine, checkfirst=True)
+        version = self.schema.schema_version
+        with self.engine.begin() as conn:
+            have = conn.execute(select(func.max(version.c.version))).scalar()
+            if have is None:
+                conn.execute(insert(version).values(version=SCHEMA_VERSION, applied_at=now_ms()))
+            elif have > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database has schema version {have}, newer than this "
+                    f"chat-trio's {SCHEMA_VERSION}; upgrade chat-trio"
+                )
+
+    async def schema_version(self) -> int | None:
+        def read() -> int | None:
+            with self.engine.connect() as conn:
+                value = conn.execute(select(func.max(self.schema.schema_version.c.version)))
+                return value.scalar()
+
+        return await self._run(read)
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+
+        def run() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+
+        await self._run(run)
+
+    # -- users --------------------------------------------------------------------
+
+    @staticmethod
+    def _user(row: Row[Any]) -> User:
+        m = row._mapping
+        return User(
+            id=m["id"],
+            uuid=m["uuid"],
+            username=m["username"],
+            nickname=m["nickname"],
+            email=m["email"],
+            avatar=m["avatar"],
+        )
+
+    def _user_columns(self) -> list[Any]:
+        u = self.schema.users
+        return [u.c.id, u.c.uuid, u.c.username, u.c.nickname, u.c.email, u.c.avatar]
+
+    async def create_user(
+        self, *, uuid: str, username: str, password_hash: str, nickname: str, email: str
+    ) -> User:
+        """Raises: Conflict when the username is taken."""
+        u = self.schema.users
+
+        def run() -> User:
+            t = now_ms()
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    insert(u).values(
+                        uuid=uuid,
+                        username=username,
+                        password_hash=password_hash,
+                        nickname=nickname,
+                        email=email,
+                        avatar="",
+                        created_at=t,
+                        updated_at=t,
+                    )
+                )
+                (new_id,) = result.inserted_primary_key or (None,)
+            return User(int(new_id), uuid, username, nickname, email, "")
+
+        return await self._run(run)
+
+    async def _one_user(self, where: Any) -> User | None:
+        def run() -> User | None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(*self._user_columns()).where(where)).first()
+            return None if row is None else self._user(row)
+
+        return await self._run(run)
+
+    async def user_by_uuid(self, uuid: str) -> User | None:
+        return await self._one_user(self.schema.users.c.uuid == uuid)
+
+    async def user_by_username(self, username: str) -> User | None:
+        return await self._one_user(self.schema.users.c.username == username)
+
+    async def credentials(self, username: str) -> tuple[User, str] | None:
+        """The user and its password hash, for login only."""
+        u = self.schema.users
+
+        def run() -> tuple[User, str] | None:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(*self._user_columns(), u.c.password_hash).where(
+                        u.c.username == username
+                    )
+                ).first()
+            return None if row is None else (self._user(row), row._mapping["password_hash"])
+
+        return await self._run(run)
+
+    async def password_hash(self, user_id: int) -> str:
+        u = self.schema.users
+
+        def run() -> str:
+            with self.engine.connect() as conn:
+                value = conn.execute(select(u.c.password_hash).where(u.c.id == user_id)).scalar()
+            return str(value)
+
+        return await self._run(run)
+
+    async def update_user(
+        self, user_id: int, *, nickname: str, email: str, password_hash: str | None
+    ) -> None:
+        values: dict[str, Any] = {"nickname": nickname, "email": email, "updated_at": now_ms()}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        await self._update_user(user_id, values)
+
+    async def set_avatar(self, user_id: int, avatar: str) -> None:
+        await self._update_user(user_id, {"avatar": avatar, "updated_at": now_ms()})
+
+    async def _update_user(self, user_id: int, values: dict[str, Any]) -> None:
+        u = self.schema.users
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(update(u).where(u.c.id == user_id).values(**values))
+
+        await self._run(run)
+
+    # -- friends ------------------------------------------------------------------
+
+    async def add_friend(self, user_id: int, friend_id: int) -> None:
+        """Make two users friends of each other. Raises: Conflict if they already are."""
+        f = self.schema.user_friends
+
+        def run() -> None:
+            t = now_ms()
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(f),
+                    [
+                        {"user_id": user_id, "friend_id": friend_id, "created_at": t},
+                        {"user_id": friend_id, "friend_id": user_id, "created_at": t},
+                    ],
+                )
+
+        await self._run(run)
+
+    async def are_friends(self, user_id: int, friend_id: int) -> bool:
+        f = self.schema.user_friends
+
+        def run() -> bool:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(f.c.id).where(f.c.user_id == user_id, f.c.friend_id == friend_id)
+                ).first()
+            return row is not None
+
+        return await self._run(run)
+
+    async def friends(self, user_id: int) -> list[User]:
+        u, f = self.schema.users, self.schema.user_friends
+
+        def run() -> list[User]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(*self._user_columns())
+                    .join(f, f.c.friend_id == u.c.id)
+                    .where(f.c.user_id == user_id)
+                    .order_by(u.c.username)
+                ).all()
+            return [self._user(r) for r in rows]
+
+        return await self._run(run)
+
+    # -- groups -------------------------------------------------------------------
+
+    @staticmethod
+    def _group(row: Row[Any]) -> Group:
+        m = row._mapping
+        return Group(
+            id=m["id"],
+            uuid=m["uuid"],
+            owner_id=m["user_id"],
+            name=m["name"],
+            notice=m["notice"],
+            created_at_ms=m["created_at"],
+        )
+
+    async def _one_group(self, where: Any) -> Group | None:
+        g = self.schema.groups
+
+        def run() -> Group | None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(g).where(where)).first()
+            return None if row is None else self._group(row)
+
+        return await self._run(run)
+
+    async def group_by_uuid(self, uuid: str) -> Group | None:
+        return await self._one_group(self.schema.groups.c.uuid == uuid)
+
+    async def group_by_name(self, name: str) -> Group | None:
+        return await self._one_group(self.schema.groups.c.name == name)
+
+    async def create_group(self, owner: User, *, uuid: str, name: str, notice: str) -> Group:
+        """Create a group whose first member is its owner. Raises: Conflict on a taken name."""
+        g, gm = self.schema.groups, self.schema.group_members
+
+        def run() -> Group:
+            t = now_ms()
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    insert(g).values(
+                        uuid=uuid, user_id=owner.id, name=name, notice=notice, created_at=t
+                    )
+                )
+                (group_id,) = result.inserted_primary_key or (None,)
+                conn.execute(
+                    insert(gm).values(
+                        group_id=group_id, user_id=owner.id, nickname=owner.nickname, created_at=t
+                    )
+                )
+            return Group(int(group_id), uuid, owner.id, name, notice, t)
+
+        return await self._run(run)
+
+    async def join_group(self, group: Group, user: User) -> None:
+        """Raises: Conflict if the user is already a member."""
+        gm = self.schema.group_members
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(gm).values(
+                        group_id=group.id, user_id=user.id, nickname=user.nickname,
+                        created_at=now_ms(),
+                    )
+                )
+
+        await self._run(run)
+
+    async def groups_of(self, user_id: int) -> list[Group]:
+        g, gm = self.schema.groups, self.schema.group_members
+
+        def run() -> list[Group]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(g)
+                    .join(gm, gm.c.group_id == g.c.id)
+                    .where(gm.c.user_id == user_id)
+                    .order_by(g.c.id)
+                ).all()
+            return [self._group(r) for r in rows]
+
+        return await self._run(run)
+
+    async def group_members(self, group_id: int) -> list[User]:
+        u, gm = self.schema.users, self.schema.group_members
+
+        def run() -> list[User]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(*self._user_columns())
+                    .join(gm, gm.c.user_id == u.c.id)
+                    .where(gm.c.group_id == group_id)
+                    .order_by(gm.c.id)
+                ).all()
+            return [self._user(r) for r in rows]
+
+        return await self._run(run)
+
+    # -- messages -----------------------------------------------------------------
+
+    async def store_messages(
+        self, batch: Sequence[NewMessage]
+    ) -> list[tuple[StoredMessage, bool]]:
+        """Store a batch in one transaction; return ``(stored, is_new)`` in batch order.
+
+        A message whose (sender, clientId) is already stored is not stored again:
+        the earlier copy comes back in its place with ``is_new`` False, so a
+        client's retry gets the same id and is not delivered twice.
+        """
+        return await self._run(self._store_messages, list(batch))
+
+    def _store_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+        t = self.schema.messages
+        with self.engine.begin() as conn:
+            existing = self._existing_client_ids(conn, batch)
+            fresh: list[NewMessage] = []
+            seen: dict[tuple[int, str], int] = {}
+            for m in batch:
+                key = (m.sender.id, m.client_id)
+                if m.client_id and (key in existing or key in seen):
+                    continue
+                if m.client_id:
+                    seen[key] = len(fresh)
+                fresh.append(m)
+            ids = self._insert_rows(conn, [self._row(m) for m in fresh])
+        stored_fresh = {id(m): self._stored(m, i, m.created_at_ms) for m, i in zip(fresh, ids)}
+        out: list[tuple[StoredMessage, bool]] = []
+        for m in batch:
+            key = (m.sender.id, m.client_id)
+            if id(m) in stored_fresh:
+                out.append((stored_fresh[id(m)], True))
+            elif key in existing:
+                prior_id, prior_at = existing[key]
+                out.append((self._stored(m, prior_id, prior_at), False))
+            else:  # a duplicate inside this batch: the first copy's id
+                first = fresh[seen[key]]
+                out.append((stored_fresh[id(first)], False))
+        return out
+
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        t = self.schema.messages
+        if self._batch_returning:
+            result = conn.execute(
+                self._insert_message.returning(t.c.id, sort_by_parameter_order=True), rows
+            )
+            return [int(r[0]) for r in result]
+        ids = []
+        for row in rows:
+            result = conn.execute(self._insert_message, row)
+            (new_id,) = result.inserted_primary_key or (None,)
+            ids.append(int(new_id))
+        return ids
+
+    def _existing_client_ids(
+        self, conn: Connection, batch: Iterable[NewMessage]
+    ) -> dict[tuple[int, str], tuple[int, int]]:
+        t = self.schema.messages
+        wanted = {(m.sender.id, m.client_id) for m in batch if m.client_id}
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(t.c.id, t.c.from_user_id, t.c.client_id, t.c.created_at).where(
+                or_(*(and_(t.c.from_user_id == u, t.c.client_id == c) for u, c in wanted))
+            )
+        ).all()
+        return {(r.from_user_id, r.client_id): (r.id, r.created_at) for r in rows}
+
+    @staticmethod
+    def _row(m: NewMessage) -> dict[str, Any]:
+        return {
+            "from_user_id": m.sender.id,
+            "to_user_id": m.to_id,
+            "message_type": int(m.message_type),
+            "content_type": m.content_type,
+            "content": m.content,
+            "url": m.url,
+            "client_id": m.client_id or None,
+            "created_at": m.created_at_ms,
+        }
+
+    @staticmethod
+    def _stored(m: NewMessage, message_id: int, created_at_ms: int) -> StoredMessage:
+        return StoredMessage(
+            id=message_id,
+            from_uuid=m.sender.uuid,
+            from_username=m.sender.username,
+            avatar=m.sender.avatar,
+            to_uuid=m.to_uuid,
+            to_username="",
+            message_type=int(m.message_type),
+            content_type=m.content_type,
+            content=m.content,
+            url=m.url,
+            client_id=m.client_id,
+            created_at_ms=created_at_ms,
+        )
+
+    async def conversation(
+        self, a: User, b: User, *, limit: int = DEFAULT_HISTORY_LIMIT
+    ) -> list[StoredMessage]:
+        """The last ``limit`` one-to-one messages between two users, oldest first."""
+        t = self.schema.messages
+        where = and_(
+            t.c.message_type == int(MessageType.USER),
+            or_(
+                and_(t.c.from_user_id == a.id, t.c.to_user_id == b.id),
+                and_(t.c.from_user_id == b.id, t.c.to_user_id == a.id),
+            ),
+        )
+        names = {a.id: (a.uuid, a.username), b.id: (b.uuid, b.username)}
+        return await self._history(where, limit, lambda to_id: names[to_id])
+
+    async def group_history(
+        self, group: Group, *, limit: int = DEFAULT_HISTORY_LIMIT
+    ) -> list[StoredMessage]:
+        """The last ``limit`` messages of a group, oldest first."""
+        t = self.schema.messages
+        where = and_(t.c.message_type == int(MessageType.GROUP), t.c.to_user_id == group.id)
+        return await self._history(where, limit, lambda _to_id: (group.uuid, group.name))
+
+    async def _history(
+        self, where: Any, limit: int, target: Callable[[int], tuple[str, str]]
+    ) -> list[StoredMessage]:
+        t, u = self.schema.messages, self.schema.users
+
+        def run() -> list[StoredMessage]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(t, u.c.uuid, u.c.username, u.c.avatar)
+                    .join(u, u.c.id == t.c.from_user_id)
+                    .where(where)
+                    .order_by(t.c.id.desc())
+                    .limit(limit)
+                ).all()
+            out = []
+            for r in reversed(rows):
+                m = r._mapping
+                to_uuid, to_username = target(m["to_user_id"])
+                out.append(
+                    StoredMessage(
+                        id=m["id"],
+                        from_uuid=m["uuid"],
+                        from_username=m["username"],
+                        avatar=m["avatar"],
+                        to_uuid=to_uuid,
+                        to_username=to_username,
+                        message_type=m["message_type"],
+                        content_type=m["content_type"],
+                        content=m["content"],
+                        url=m["url"],
+                        client_id=m["client_id"] or "",
+                        created_at_ms=m["created_at"],
+                    )
+                )
+            return out
+
+        return await self._run(run)
+
+    # -- login sessions -----------------------------------------------------------
+
+    async def create_login(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
+        s = self.schema.sessions
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(s).values(
+                        token_hash=token_hash,
+                        user_id=user_id,
+                        created_at=now_ms(),
+                        expires_at=expires_at_ms,
+                    )
+                )
+
+        await self._run(run)
+
+    async def user_for_login(self, token_hash: str) -> User | None:
+        """The user a token belongs to, if the token exists and has not expired."""
+        s, u = self.schema.sessions, self.schema.users
+
+        def run() -> User | None:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(*self._user_columns())
+                    .join(s, s.c.user_id == u.c.id)
+                    .where(s.c.token_hash == token_hash, s.c.expires_at > now_ms())
+                ).first()
+            return None if row is None else self._user(row)
+
+        return await self._run(run)
+
+    async def delete_login(self, token_hash: str) -> None:
+        s = self.schema.sessions
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(s.delete().where(s.c.token_hash == token_hash))
+
+        await self._run(run)
+
+    async def delete_other_logins(self, user_id: int, keep_token_hash: str) -> None:
+        """Revoke every login of a user but one (after a password change)."""
+        s = self.schema.sessions
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    s.delete().where(s.c.user_id == user_id, s.c.token_hash != keep_token_hash)
+                )
+
+        await self._run(run)

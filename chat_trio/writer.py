@@ -1,0 +1,84 @@
+"""The store writer: persists chat messages in batches, then hands them to the hub.
+
+It takes whatever is queued (no timer: a batch is what piled up while the last
+one was being written), stores it in one transaction, and then, in id order,
+sends the hub one delivery per message and the sender an ack. So one fsync
+covers a whole burst, and nothing is delivered or acked before it is on disk.
+When the database fails, each sender of the batch gets an error frame (code
+503) instead of an ack: nothing is dropped without a word, and the next batch
+tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from chat_trio import codec
+from chat_trio.errors import StorageError
+from chat_trio.hub import Fanout, HubEvent, Reply
+from chat_trio.intake import PersistRequest
+from chat_trio.model import MessageType
+from chat_trio.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+class StoreWriter:
+    def __init__(
+        self,
+        store: Store,
+        hub_inbox: trio.MemorySendChannel[HubEvent],
+        *,
+        queue_size: int = 4096,
+        max_batch: int = 512,
+    ) -> None:
+        self._store = store
+        self._hub_inbox = hub_inbox
+        self._max_batch = max_batch
+        send, self._receive = trio.open_memory_channel[PersistRequest](queue_size)
+        #: Where the intake queues chat messages; bounded, so a flood waits here.
+        self.queue: trio.MemorySendChannel[PersistRequest] = send
+        self.batches = 0
+        self.stored = 0
+        #: Set when the queue was closed and everything in it was handled.
+        self.finished = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for first in self._receive:
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            await self._write(batch)
+        self.finished.set()
+
+    async def _write(self, batch: list[PersistRequest]) -> None:
+        try:
+            stored = await self._store.store_messages([r.message for r in batch])
+        except StorageError as exc:
+            log.error("storing a batch of %d messages failed: %s", len(batch), exc)
+            for request in batch:
+                refusal = codec.error_frame(
+                    503, "the message could not be stored; it was not sent",
+                    request.message.client_id,
+                )
+                await self._hub_inbox.send(Reply(request.origin, refusal))
+            return
+        self.batches += 1
+        self.stored += len(batch)
+        for request, (message, is_new) in zip(batch, stored, strict=True):
+            if is_new:
+                frame = (
+                    codec.group_delivery_frame(message)
+                    if message.message_type == MessageType.GROUP
+                    else codec.delivery_frame(message)
+                )
+                await self._hub_inbox.send(Fanout(frame, request.recipients))
+            if message.client_id:
+                ack = codec.ack_frame(message.client_id, message.id, message.created_at_ms)
+                await self._hub_inbox.send(Reply(request.origin, ack))
