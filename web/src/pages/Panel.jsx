@@ -254,7 +254,10 @@ export default function Panel() {
       }
     });
     socket.on("message", (msg) => {
-      if (msg.type === "heatbeat") return;
+      if (msg.type === "heatbeat") {
+        window.__chatTrio.pongs = (window.__chatTrio.pongs || 0) + 1;
+        return;
+      }
       if (msg.type === "ack") {
         patchByClientId(msg.clientId, {
           status: "sent",
