@@ -45,7 +45,9 @@ def test_chat_both_ways(friends: tuple[User, User]) -> None:
 
     expect(alice.page.locator(".ant-message-notice")).to_have_count(0)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    expect(alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')).to_have_count(2)
+    expect(
+        alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')
+    ).to_have_count(2)
     alice.page.screenshot(path=str(SCREENSHOT))
 
 
@@ -124,7 +126,9 @@ def test_voice_and_video_messages(friends: tuple[User, User]) -> None:
         })"""
     )
     assert video.evaluate("v => v.videoWidth") > 0
-    expect(alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')).to_have_count(2)
+    expect(
+        alice.page.locator('[data-testid="msg"][data-mine="1"][data-status="sent"]')
+    ).to_have_count(2)
 
 
 def test_unread_mark_and_notification(
@@ -229,3 +233,32 @@ def test_phone_layout(make_user: Callable[..., User]) -> None:
 
 def _starts_with(prefix: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(prefix))
+
+
+def test_refused_message_is_marked_failed(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    alice.page.get_by_test_id("message-input").fill("x" * 10_001)
+    alice.page.get_by_test_id("send-button").click()
+    mine = alice.page.locator('[data-testid="msg"][data-mine="1"]').last
+    expect(mine).to_have_attribute("data-status", "failed")
+    expect(alice.page.locator(".ant-message-error")).to_be_visible()
+    # The connection stays usable.
+    alice.send_text("a shorter one")
+    expect(incoming(bob, "a shorter one")).to_be_visible()
+    expect(incoming(bob)).to_have_count(1)
+
+
+def test_session_from_the_cookie_alone(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    alice.page.evaluate("localStorage.clear()")
+    alice.page.reload()
+    alice.expect_online()
+    alice.open_conv(bob.username)
+    alice.send_text("no token, only the cookie")
+    expect(incoming(bob, "no token, only the cookie")).to_be_visible()
+
+
+def test_heartbeat_is_answered(friends: tuple[User, User]) -> None:
+    alice, _bob = friends
+    # The client pings every heartbeatSeconds (10 s); the server answers each.
+    alice.page.wait_for_function("(window.__chatTrio.pongs || 0) >= 1")
