@@ -25,7 +25,18 @@ const EMOJIS = [
   "⭐", "☕", "🍺", "🍕", "🎂", "🌹", "🐱", "🐶", "✅", "❌",
 ];
 
-export default function ChatView({ me, conv, narrow, messages, onBack, onSend, onCall, callBusy, maxUploadBytes }) {
+export default function ChatView({
+  me,
+  conv,
+  narrow,
+  messages,
+  onBack,
+  onSend,
+  onRetry,
+  onCall,
+  callBusy,
+  maxUploadBytes,
+}) {
   const [text, setText] = useState("");
   const [emojiOpen, setEmojiOpen] = useState(false);
   const [uploading, setUploading] = useState(false);
@@ -148,7 +159,7 @@ export default function ChatView({ me, conv, narrow, messages, onBack, onSend, o
       </div>
       <div className="messages" ref={listRef} data-testid="message-list">
         {messages.map((m) => (
-          <MessageItem key={m.key} m={m} me={me} group={conv.kind === "group"} />
+          <MessageItem key={m.key} m={m} me={me} group={conv.kind === "group"} onRetry={onRetry} />
         ))}
       </div>
       <div className="composer">

@@ -35,7 +35,7 @@ function time(ms) {
   return d.toDateString() === now.toDateString() ? hm : `${d.toLocaleDateString()} ${hm}`;
 }
 
-export default function MessageItem({ m, group }) {
+export default function MessageItem({ m, group, onRetry }) {
   return (
     <div
       className={`msg ${m.mine ? "mine" : "theirs"}`}
@@ -55,8 +55,14 @@ export default function MessageItem({ m, group }) {
           {time(m.createAt)}
           {m.status === "sending" && <LoadingOutlined className="status" />}
           {m.status === "failed" && (
-            <Tooltip title={m.error || "not sent"}>
-              <span className="failed" data-testid="msg-failed">
+            <Tooltip title="Send again">
+              <span
+                className="failed"
+                data-testid="msg-failed"
+                role="button"
+                tabIndex={0}
+                onClick={() => onRetry && onRetry(m)}
+              >
                 <ExclamationCircleOutlined /> {m.error || "not sent"}
               </span>
             </Tooltip>

@@ -358,6 +358,16 @@ export default function Panel() {
     [me],
   );
 
+  // A failed message is sent again as a new one; the failed copy goes away.
+  const retry = useCallback(
+    (m) => {
+      const key = activeRef.current;
+      setMessages((all) => ({ ...all, [key]: (all[key] || []).filter((x) => x.key !== m.key) }));
+      sendChat({ contentType: m.contentType, content: m.content, url: m.url });
+    },
+    [sendChat],
+  );
+
   const logout = async () => {
     await Api.logout().catch(() => {});
     setToken("");
@@ -399,6 +409,7 @@ export default function Panel() {
           messages={(active && messages[active.key]) || []}
           onBack={closeConversation}
           onSend={sendChat}
+          onRetry={retry}
           maxUploadBytes={config.maxUploadBytes || 0}
           onCall={(kind) =>
             active && callRef.current.dial({ uuid: active.key, username: active.name }, kind)
