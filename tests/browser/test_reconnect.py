@@ -32,19 +32,33 @@ def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer
         alice.send_text("before the restart")
         expect(bob.page.get_by_test_id("msg")).to_have_count(1)
 
-        own_server.restart()
+        own_server.stop()
+        status = alice.page.get_by_test_id("conn-status")
+        expect(status).to_have_attribute("data-state", "reconnecting")
+        # A message sent while the server is away is marked failed, not lost.
+        alice.page.get_by_test_id("message-input").fill("while it was down")
+        alice.page.get_by_test_id("send-button").click()
+        failed = alice.page.get_by_test_id("msg-failed")
+        expect(failed).to_be_visible()
+
+        own_server.start()
         for user in (alice, bob):
             user.page.wait_for_function("window.__chatTrio.connects >= 2")
             user.expect_online()
+        failed.click()
+        expect(failed).to_have_count(0)
+        expect(
+            bob.page.locator('[data-testid="msg"][data-mine="0"]', has_text="while it was down")
+        ).to_be_visible()
 
         alice.send_text("after the restart")
         expect(
             bob.page.locator('[data-testid="msg"][data-mine="0"]', has_text="after the restart")
         ).to_be_visible()
         # The open conversation's history was reloaded: nothing lost, nothing doubled.
-        expect(bob.page.get_by_test_id("msg")).to_have_count(2)
+        expect(bob.page.get_by_test_id("msg")).to_have_count(3)
         bob.send_text("welcome back")
-        expect(alice.page.get_by_test_id("msg")).to_have_count(3)
+        expect(alice.page.get_by_test_id("msg")).to_have_count(4)
     finally:
         alice.page.context.close()
         bob.page.context.close()
