@@ -3,15 +3,23 @@ import { ExclamationCircleOutlined, LoadingOutlined, PaperClipOutlined, UserOutl
 import { fileUrl } from "../api";
 import { CT } from "../proto";
 
+// Older clients may carry a file inline as a data URL in content instead of
+// a stored file name in url.
+function source(m) {
+  if (m.url) return { url: fileUrl(m.url), name: m.content || m.url };
+  if (m.content && m.content.startsWith("data:")) return { url: m.content, name: "file" };
+  return { url: "", name: m.content || "file" };
+}
+
 function Body({ m }) {
-  const url = fileUrl(m.url);
+  const { url, name } = source(m);
   switch (m.contentType) {
     case CT.TEXT:
       return <div className="text">{m.content}</div>;
     case CT.IMAGE:
       return (
         <a href={url} target="_blank" rel="noreferrer">
-          <img className="media-img" src={url} alt={m.content || "image"} data-testid="msg-image" />
+          <img className="media-img" src={url} alt={name} data-testid="msg-image" />
         </a>
       );
     case CT.AUDIO:
@@ -20,8 +28,8 @@ function Body({ m }) {
       return <video className="media-video" src={url} controls preload="metadata" data-testid="msg-video" />;
     default:
       return (
-        <a href={url} download={m.content || m.url} data-testid="msg-file">
-          <PaperClipOutlined /> {m.content || m.url}
+        <a href={url} download={name} data-testid="msg-file">
+          <PaperClipOutlined /> {name}
         </a>
       );
   }

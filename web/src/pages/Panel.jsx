@@ -75,7 +75,7 @@ function preview(m) {
     case CT.VIDEO:
       return "[video]";
     default:
-      return `[file] ${m.content || ""}`;
+      return m.content && !m.content.startsWith("data:") ? `[file] ${m.content}` : "[file]";
   }
 }
 
