@@ -262,3 +262,23 @@ def test_heartbeat_is_answered(friends: tuple[User, User]) -> None:
     alice, _bob = friends
     # The client pings every heartbeatSeconds (10 s); the server answers each.
     alice.page.wait_for_function("(window.__chatTrio.pongs || 0) >= 1")
+
+
+def test_inline_file_from_an_older_client(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    # go-chat's client sent small files as a data URL in content (type 2).
+    bob_uuid = bob.page.evaluate("window.__chatTrio.me.uuid")
+    sent = alice.page.evaluate(
+        """to => window.__chatTrio.sendRaw({
+            to, messageType: 1, contentType: 2,
+            content: "data:text/plain;base64,aGVsbG8gZnJvbSAyMDIx",
+        })""",
+        bob_uuid,
+    )
+    assert sent is True
+    link = bob.page.get_by_test_id("msg-file")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href
+    body = bob.page.evaluate("href => fetch(href).then(r => r.text())", href)
+    assert body == "hello from 2021"
