@@ -66,7 +66,7 @@ class Intake:
         sender = session.user
         message.avatar = sender.avatar
         message.fromUsername = sender.username
-        setattr(message, "from", sender.uuid)  # noqa: B010 - `from` is a keyword
+        setattr(message, "from", sender.uuid)
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             await self._chat(session, message)
         elif message.type in (FrameType.ACK, FrameType.ERROR):
@@ -90,6 +90,7 @@ class Intake:
             raise ProtocolError(400, "clientId is longer than 64 characters")
         if not message.to:
             raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
+        recipients: tuple[str, ...]
         if message.messageType == MessageType.USER:
             target = await self._directory.user(message.to)
             if target is None:

@@ -8,7 +8,8 @@ the token's own user. Refusals are plain HTTP answers with the JSON envelope
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, cast
 
 import trio
 from quart import Blueprint, Response, websocket
@@ -39,10 +40,10 @@ class QuartTransport:
             raise TransportClosed from exc
 
     async def close(self, code: int, reason: str) -> None:
-        try:
+        with contextlib.suppress(
+            trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError
+        ):
             await self._ws.close(code, reason)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError):
-            pass
 
 
 @blueprint.websocket("/socket.io")
@@ -58,7 +59,8 @@ async def socket_io() -> Response | None:
     await websocket.accept()
     session = Session(
         user,
-        QuartTransport(websocket._get_current_object()),
+        # The proxy's object itself, so the writer task can use it too.
+        QuartTransport(cast(Any, websocket)._get_current_object()),
         hub_inbox=s.hub.inbox,
         handle_frame=s.intake.handle,
         outbox_frames=s.config.limits.outbox_frames,
