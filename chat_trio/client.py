@@ -128,7 +128,7 @@ class ChatClient:
         try:
             async with trio.open_nursery() as nursery:
                 ws = await trio_websocket.wrap_client_stream(
-                    nursery, stream, host, resource,
+                    nursery, stream, parts.netloc, resource,
                     max_message_size=max_message_size,
                     extra_headers=[(k.encode(), v.encode()) for k, v in extra_headers or []],
                 )

@@ -22,7 +22,12 @@ TEXT = "x" * 60_000  # 500 x 60 kB = 30 MB: far more than loopback socket buffer
 
 @pytest.fixture
 def server_limits() -> dict[str, object]:
-    return {"outbox_frames": 64, "max_text_chars": 100_000}
+    return {
+        "outbox_frames": 64,
+        "max_text_chars": 100_000,
+        "messages_per_second": 10_000.0,
+        "message_burst": 10_000,
+    }
 
 
 async def test_slow_reader_is_closed_while_others_receive(make_user: MakeUser) -> None:

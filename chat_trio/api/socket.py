@@ -15,6 +15,7 @@ import trio
 from quart import Blueprint, Response, websocket
 
 from chat_trio.api.common import failure, request_token, services
+from chat_trio.api.security import origin_allowed
 from chat_trio.session import Session, TransportClosed
 
 blueprint = Blueprint("socket", __name__)
@@ -49,12 +50,17 @@ class QuartTransport:
 @blueprint.websocket("/socket.io")
 async def socket_io() -> Response | None:
     s = services()
+    origin = websocket.headers.get("Origin", "")
+    if not origin_allowed(origin, websocket.host, s.config.server.allowed_origins):
+        return failure(403, "this origin may not open the chat socket")
     user = await s.accounts.user_for_token(request_token(allow_query=True))
     if user is None:
         return failure(401, "not logged in: log in and pass the token")
     claimed = websocket.args.get("user", "")
     if claimed and claimed != user.uuid:
         return failure(403, "`user` does not match the logged-in user")
+    if s.hub.session_count(user.uuid) >= s.config.limits.sessions_per_user:
+        return failure(429, "too many open sessions for this user")
     s.directory.remember(user)
     await websocket.accept()
     session = Session(
