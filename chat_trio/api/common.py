@@ -74,7 +74,7 @@ async def json_body() -> dict[str, Any]:
     limit = services().config.limits.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ProtocolError(413, f"request body too large: limit is {limit} bytes")
-    raw: bytes = await request.get_data(as_text=False)
+    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
