@@ -35,6 +35,7 @@ async def server(nursery: trio.Nursery, tmp_path: Path) -> Server:
         message_burst=3,
         flood_close_after=5,
         sessions_per_user=2,
+        max_frame_bytes=64 * 1024,
     ).replace("server", allowed_origins=(FRIENDLY,))
     return await start_server(nursery, config, tmp_path)
 
@@ -107,6 +108,19 @@ async def test_message_flood_gets_429_then_1008(make_user: MakeUser) -> None:
         "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}
     )
     assert len(history) <= 4  # the burst, and what refilled meanwhile
+
+
+async def test_a_frame_over_the_limit_closes_with_1009(make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        await ca.send(codec.Message(to=b.uuid, contentType=3, messageType=1, file=b"\0" * 70_000))
+        with pytest.raises(trio_websocket.ConnectionClosed) as closed, trio.fail_after(10):
+            await ca.receive()
+        assert closed.value.reason.code == 1009
+    assert await b.api.request(
+        "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}
+    ) == []
 
 
 async def test_sessions_per_user_are_bounded(make_user: MakeUser) -> None:
