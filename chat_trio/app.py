@@ -69,7 +69,7 @@ async def serve(
         services = Services(
             config=config,
             store=store,
-            accounts=Accounts(store, config.auth),
+            accounts=Accounts(store, config.auth, config.limits),
             directory=directory,
             files=files,
             hub=hub,

@@ -9,6 +9,7 @@ SHA-256, so a copy of the table hands out no logins.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -16,9 +17,10 @@ import trio
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from chat_trio.config import AuthConfig
+from chat_trio.config import AuthConfig, LimitsConfig
 from chat_trio.errors import ProtocolError
 from chat_trio.model import User
+from chat_trio.ratelimit import KeyedBuckets
 from chat_trio.storage import Store
 from chat_trio.storage.sql import now_ms
 
@@ -43,9 +45,18 @@ class Login:
 class Accounts:
     """Registers users, checks passwords, issues and resolves login tokens."""
 
-    def __init__(self, store: Store, config: AuthConfig) -> None:
+    def __init__(
+        self, store: Store, config: AuthConfig, limits: LimitsConfig | None = None
+    ) -> None:
         self._store = store
         self._config = config
+        limits = limits or LimitsConfig()
+        # Failed logins, per username and per client address: a brute force on one
+        # account, or one address trying many accounts, runs dry in minutes.
+        per_user = limits.login_failures_per_minute
+        per_address = limits.login_failures_per_minute_per_address
+        self._failures_by_user = KeyedBuckets(per_user / 60, per_user)
+        self._failures_by_address = KeyedBuckets(per_address / 60, per_address)
         self._hasher = PasswordHasher(
             time_cost=config.argon2_time_cost,
             memory_cost=config.argon2_memory_kib,
@@ -69,16 +80,29 @@ class Accounts:
 
         return await trio.to_thread.run_sync(verify, limiter=self._limiter)
 
-    async def login(self, username: str, password: str) -> Login:
+    async def login(self, username: str, password: str, address: str = "") -> Login:
         """Check the password and issue a token.
 
         Raises:
             ProtocolError: 401 for an unknown user or a wrong password (one message
-                for both, so the answer does not tell which usernames exist).
+                for both, so the answer does not tell which usernames exist); 429 with
+                ``retry_after`` once the username or the address failed too often.
         """
+        now = trio.current_time()
+        buckets = (
+            self._failures_by_user.bucket(username.casefold(), now),
+            self._failures_by_address.bucket(address, now),
+        )
+        if not all(b.available(now) for b in buckets):
+            wait = max(b.retry_after(now) for b in buckets)
+            raise ProtocolError(
+                429, "too many failed logins; try again later", retry_after=math.ceil(wait)
+            )
         found = await self._store.credentials(username)
         stored_hash = found[1] if found is not None else self._dummy_hash
         if not await self.check_password(stored_hash, password) or found is None:
+            for bucket in buckets:
+                bucket.take(now)
             raise ProtocolError(401, "wrong username or password")
         return Login(found[0], await self.issue_token(found[0]))
 

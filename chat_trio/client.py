@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
+import trio
 import trio_websocket
 
 from chat_trio import codec
@@ -111,12 +112,46 @@ class ChatClient:
     async def connect(
         self, *, token: str | None = None, user: str | None = None,
         max_message_size: int = 64 * 1024 * 1024,
+        extra_headers: list[tuple[str, str]] | None = None,
     ) -> AsyncIterator[Connection]:
-        """Open the WebSocket. Raises trio_websocket.HandshakeError when refused."""
-        async with trio_websocket.open_websocket_url(
-            self.socket_url(token=token, user=user), max_message_size=max_message_size
-        ) as ws:
-            yield Connection(ws)
+        """Open the WebSocket. Raises trio_websocket.ConnectionRejected when refused.
+
+        The TCP stream is opened here rather than by ``open_websocket_url``, so
+        that it is closed even when the server refuses the handshake (which
+        trio-websocket 0.12 leaves open).
+        """
+        parts = urlsplit(self.socket_url(token=token, user=user))
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        resource = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        stream = await trio.open_tcp_stream(host, port)
+        try:
+            async with trio.open_nursery() as nursery:
+                ws = await trio_websocket.wrap_client_stream(
+                    nursery, stream, parts.netloc, resource,
+                    max_message_size=max_message_size,
+                    extra_headers=[(k.encode(), v.encode()) for k, v in extra_headers or []],
+                )
+                try:
+                    yield Connection(ws)
+                finally:
+                    with trio.move_on_after(5) as cleanup:
+                        cleanup.shield = True
+                        await ws.aclose()
+        except BaseExceptionGroup as group:
+            # A refused handshake surfaces from trio-websocket's reader task,
+            # wrapped in the nursery's group: hand the caller the refusal itself.
+            rejected = group.subgroup(trio_websocket.HandshakeError)
+            if rejected is not None and rejected.exceptions == group.exceptions:
+                raise _first_leaf(rejected) from None
+            raise
+        finally:
+            await stream.aclose()
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    inner = group.exceptions[0]
+    return _first_leaf(inner) if isinstance(inner, BaseExceptionGroup) else inner
 
 
 class Connection:

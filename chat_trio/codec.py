@@ -6,6 +6,8 @@ malformed frame costs its sender an error frame, never the session.
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.message import DecodeError
 
 from chat_trio._pb.message_pb2 import Message
@@ -21,6 +23,7 @@ __all__ = [
     "error_frame",
     "group_delivery_frame",
     "pong_frame",
+    "relay_frame",
     "welcome_frame",
 ]
 
@@ -40,6 +43,13 @@ def decode(data: bytes | str) -> Message:
     return message
 
 
+def _new(sender: str, **fields: Any) -> Message:
+    """A Message with ``from`` set (a Python keyword, so not a constructor argument)."""
+    message = Message(**fields)
+    setattr(message, "from", sender)
+    return message
+
+
 def encode(message: Message) -> bytes:
     return message.SerializeToString()
 
@@ -53,7 +63,7 @@ def pong_frame() -> bytes:
 
 
 def welcome_frame(user_uuid: str) -> bytes:
-    return Message(**{"from": SYSTEM, "to": user_uuid, "content": "welcome!"}).SerializeToString()
+    return _new(SYSTEM, to=user_uuid, content="welcome!").SerializeToString()
 
 
 def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
@@ -64,28 +74,14 @@ def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
 
 
 def error_frame(code: int, reason: str, client_id: str = "") -> bytes:
-    return Message(
-        **{"from": SYSTEM, "type": FrameType.ERROR, "code": code, "content": reason,
-           "clientId": client_id}
+    return _new(
+        SYSTEM, type=FrameType.ERROR, code=code, content=reason, clientId=client_id
     ).SerializeToString()
 
 
 def delivery_frame(stored: StoredMessage) -> bytes:
     """A stored one-to-one message as its recipient sees it."""
-    return Message(
-        **{
-            "avatar": stored.avatar,
-            "fromUsername": stored.from_username,
-            "from": stored.from_uuid,
-            "to": stored.to_uuid,
-            "content": stored.content,
-            "contentType": stored.content_type,
-            "messageType": stored.message_type,
-            "url": stored.url,
-            "id": stored.id,
-            "createAt": stored.created_at_ms,
-        }
-    ).SerializeToString()
+    return _stored_frame(stored, sender=stored.from_uuid, to=stored.to_uuid)
 
 
 def group_delivery_frame(stored: StoredMessage) -> bytes:
@@ -95,19 +91,21 @@ def group_delivery_frame(stored: StoredMessage) -> bytes:
     sender's uuid, ``fromUsername`` and ``avatar`` the sender's. File and suffix
     are dropped. The bytes are the same for every member, so this runs once.
     """
-    return Message(
-        **{
-            "avatar": stored.avatar,
-            "fromUsername": stored.from_username,
-            "from": stored.to_uuid,
-            "to": stored.from_uuid,
-            "content": stored.content,
-            "contentType": stored.content_type,
-            "messageType": stored.message_type,
-            "url": stored.url,
-            "id": stored.id,
-            "createAt": stored.created_at_ms,
-        }
+    return _stored_frame(stored, sender=stored.to_uuid, to=stored.from_uuid)
+
+
+def _stored_frame(stored: StoredMessage, *, sender: str, to: str) -> bytes:
+    return _new(
+        sender,
+        to=to,
+        avatar=stored.avatar,
+        fromUsername=stored.from_username,
+        content=stored.content,
+        contentType=stored.content_type,
+        messageType=stored.message_type,
+        url=stored.url,
+        id=stored.id,
+        createAt=stored.created_at_ms,
     ).SerializeToString()
 
 

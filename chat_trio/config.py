@@ -51,6 +51,9 @@ class ServerConfig:
     graceful_timeout: float = _key("gracefulTimeout", 5 * SECONDS)
     #: Where the built web client lives; empty means the copy inside this checkout.
     web_root: str = _key("webRoot", "")
+    #: Origins (scheme://host[:port]) besides the server's own that browsers may use
+    #: for the WebSocket and, with credentials, for the HTTP API (CORS).
+    allowed_origins: tuple[str, ...] = _key("allowedOrigins", ())
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,16 @@ class LimitsConfig:
     max_text_chars: int = _key("maxTextChars", 10_000)
     #: Largest HTTP request body that is not an upload.
     max_body_bytes: int = _key("maxBodyBytes", 64 * KIB)
+    #: Chat messages (and calls, signaling) a session may send per second, and in a burst.
+    messages_per_second: float = _key("messagesPerSecond", 20.0)
+    message_burst: int = _key("messageBurst", 60)
+    #: Refused frames in a row after which a flooding session is closed (code 1008).
+    flood_close_after: int = _key("floodCloseAfter", 100)
+    #: Live WebSocket sessions one user may hold at once (tabs, devices).
+    sessions_per_user: int = _key("sessionsPerUser", 16)
+    #: Failed logins allowed per username and per client address, per minute.
+    login_failures_per_minute: int = _key("loginFailuresPerMinute", 10)
+    login_failures_per_minute_per_address: int = _key("loginFailuresPerMinutePerAddress", 30)
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,19 @@ def _validate(config: Config) -> None:
         ("limits", "maxFrameBytes", config.limits.max_frame_bytes >= 1024, "must be >= 1024"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),
         ("limits", "maxTextChars", config.limits.max_text_chars >= 1, "must be positive"),
+        ("limits", "messagesPerSecond", config.limits.messages_per_second > 0, "must be positive"),
+        ("limits", "messageBurst", config.limits.message_burst >= 1, "must be at least 1"),
+        ("limits", "sessionsPerUser", config.limits.sessions_per_user >= 1, "must be at least 1"),
+        (
+            "limits", "loginFailuresPerMinute",
+            config.limits.login_failures_per_minute >= 1, "must be at least 1",
+        ),
+        (
+            "server", "allowedOrigins",
+            all(o.startswith(("http://", "https://")) and o.count("/") == 2
+                for o in config.server.allowed_origins),
+            "each origin must look like https://host[:port]",
+        ),
         ("mysql", "poolSize", config.mysql.pool_size >= 1, "must be at least 1"),
         ("auth", "tokenTtl", config.auth.token_ttl > 0, "must be positive"),
         ("auth", "argon2MemoryKib", config.auth.argon2_memory_kib >= 8, "must be >= 8"),

@@ -31,7 +31,9 @@ class Conflict(StorageError):
 class ProtocolError(ChatTrioError):
     """A client's request or frame is refused, with an HTTP-like status code."""
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, *, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        #: Seconds after which trying again can succeed (sent as ``Retry-After``).
+        self.retry_after = retry_after

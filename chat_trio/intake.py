@@ -14,7 +14,8 @@ import base64
 import binascii
 import re
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 
 import trio
 
@@ -31,9 +32,18 @@ from chat_trio.model import (
     MessageType,
     NewMessage,
 )
-from chat_trio.session import Session
+from chat_trio.ratelimit import TokenBucket
+from chat_trio.session import CLOSE_POLICY, Session
 
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
+
+
+@dataclass
+class FloodGuard:
+    """A session's message budget, and how many frames in a row it had refused."""
+
+    bucket: TokenBucket
+    refused_in_row: int = field(default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +70,43 @@ class Intake:
         self._limits = limits
         self._hub_inbox = hub_inbox
         self._persist = persist
+        self._guards: weakref.WeakKeyDictionary[Session, FloodGuard] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def handle(self, session: Session, message: codec.Message) -> None:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
+        self._spend(session)
         sender = session.user
         message.avatar = sender.avatar
         message.fromUsername = sender.username
-        setattr(message, "from", sender.uuid)  # noqa: B010 - `from` is a keyword
+        setattr(message, "from", sender.uuid)
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             await self._chat(session, message)
         elif message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         else:
             await self._relay(message)
+
+    def _spend(self, session: Session) -> None:
+        """One frame's worth of the session's budget, or a 429 (and 1008 for a flood)."""
+        now = trio.current_time()
+        guard = self._guards.get(session)
+        if guard is None:
+            limits = self._limits
+            guard = FloodGuard(
+                TokenBucket.full(limits.messages_per_second, limits.message_burst, now)
+            )
+            self._guards[session] = guard
+        if guard.bucket.take(now):
+            guard.refused_in_row = 0
+            return
+        guard.refused_in_row += 1
+        if guard.refused_in_row >= self._limits.flood_close_after:
+            session.close(CLOSE_POLICY, "message flood")
+        raise ProtocolError(
+            429, "too many messages: slow down", retry_after=guard.bucket.retry_after(now)
+        )
 
     async def _relay(self, message: codec.Message) -> None:
         if not message.to:
@@ -90,6 +124,7 @@ class Intake:
             raise ProtocolError(400, "clientId is longer than 64 characters")
         if not message.to:
             raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
+        recipients: tuple[str, ...]
         if message.messageType == MessageType.USER:
             target = await self._directory.user(message.to)
             if target is None:

@@ -12,7 +12,7 @@ from quart import Response
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chat_trio.api import files, friends, groups, messages, socket, users, web
+from chat_trio.api import files, friends, groups, messages, security, socket, users, web
 from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
@@ -30,10 +30,14 @@ def create_app(services: Services) -> QuartTrio:
     app.config["JSON_SORT_KEYS"] = False
     for module in (users, friends, groups, messages, files, socket, web):
         app.register_blueprint(module.blueprint)
+    security.install(app, services.config)
 
     @app.errorhandler(ProtocolError)
     async def refused(error: ProtocolError) -> Response:
-        return failure(error.code, error.reason)
+        response = failure(error.code, error.reason)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(int(error.retry_after))
+        return response
 
     @app.errorhandler(StorageError)
     async def storage_failed(error: StorageError) -> Response:

@@ -9,6 +9,7 @@ raising ProtocolError(status, reason); the app's error handler turns that into
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, cast
 
 from quart import Response, current_app, jsonify, request, websocket
@@ -70,7 +71,14 @@ def require_self(user: User, uuid: str) -> None:
 
 
 async def json_body() -> dict[str, Any]:
-    body = await request.get_json(force=True, silent=True)
+    limit = services().config.limits.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ProtocolError(413, f"request body too large: limit is {limit} bytes")
+    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError(400, "the body must be a JSON object in UTF-8") from None
     if not isinstance(body, dict):
         raise ProtocolError(400, "the body must be a JSON object")
     return body

@@ -8,12 +8,14 @@ the token's own user. Refusals are plain HTTP answers with the JSON envelope
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, cast
 
 import trio
 from quart import Blueprint, Response, websocket
 
 from chat_trio.api.common import failure, request_token, services
+from chat_trio.api.security import origin_allowed
 from chat_trio.session import Session, TransportClosed
 
 blueprint = Blueprint("socket", __name__)
@@ -39,26 +41,32 @@ class QuartTransport:
             raise TransportClosed from exc
 
     async def close(self, code: int, reason: str) -> None:
-        try:
+        with contextlib.suppress(
+            trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError
+        ):
             await self._ws.close(code, reason)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError):
-            pass
 
 
 @blueprint.websocket("/socket.io")
 async def socket_io() -> Response | None:
     s = services()
+    origin = websocket.headers.get("Origin", "")
+    if not origin_allowed(origin, websocket.host, s.config.server.allowed_origins):
+        return failure(403, "this origin may not open the chat socket")
     user = await s.accounts.user_for_token(request_token(allow_query=True))
     if user is None:
         return failure(401, "not logged in: log in and pass the token")
     claimed = websocket.args.get("user", "")
     if claimed and claimed != user.uuid:
         return failure(403, "`user` does not match the logged-in user")
+    if s.hub.session_count(user.uuid) >= s.config.limits.sessions_per_user:
+        return failure(429, "too many open sessions for this user")
     s.directory.remember(user)
     await websocket.accept()
     session = Session(
         user,
-        QuartTransport(websocket._get_current_object()),
+        # The proxy's object itself, so the writer task can use it too.
+        QuartTransport(cast(Any, websocket)._get_current_object()),
         hub_inbox=s.hub.inbox,
         handle_frame=s.intake.handle,
         outbox_frames=s.config.limits.outbox_frames,

@@ -71,7 +71,7 @@ async def login() -> Response:
     username = text_field(body, "username", required=True, max_length=64)
     password = text_field(body, "password", required=True, max_length=MAX_PASSWORD)
     s = services()
-    session = await s.accounts.login(username, password)
+    session = await s.accounts.login(username, password, request.remote_addr or "")
     response = ok({**user_json(session.user), "token": session.token})
     response.set_cookie(
         COOKIE_NAME,

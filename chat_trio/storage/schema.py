@@ -13,6 +13,7 @@ change here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +34,7 @@ SCHEMA_VERSION = 1
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
-MYSQL_TABLE_ARGS = {
+MYSQL_TABLE_ARGS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_unicode_ci",

@@ -15,7 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import trio
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chat_trio.errors import Conflict, StorageError
@@ -32,6 +42,14 @@ DEFAULT_HISTORY_LIMIT = 200
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT of one row created."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise StorageError("the database did not report the new row's id")
+    return int(key[0])
 
 
 class SqlStore:
@@ -98,7 +116,7 @@ class SqlStore:
     # -- users --------------------------------------------------------------------
 
     @staticmethod
-    def _user(row: Row[Any]) -> User:
+    def _user(row: Any) -> User:
         m = row._mapping
         return User(
             id=m["id"],
@@ -134,8 +152,8 @@ class SqlStore:
                         updated_at=t,
                     )
                 )
-                (new_id,) = result.inserted_primary_key or (None,)
-            return User(int(new_id), uuid, username, nickname, email, "")
+                new_id = _new_id(result)
+            return User(new_id, uuid, username, nickname, email, "")
 
         return await self._run(run)
 
@@ -247,7 +265,7 @@ class SqlStore:
     # -- groups -------------------------------------------------------------------
 
     @staticmethod
-    def _group(row: Row[Any]) -> Group:
+    def _group(row: Any) -> Group:
         m = row._mapping
         return Group(
             id=m["id"],
@@ -286,13 +304,13 @@ class SqlStore:
                         uuid=uuid, user_id=owner.id, name=name, notice=notice, created_at=t
                     )
                 )
-                (group_id,) = result.inserted_primary_key or (None,)
+                group_id = _new_id(result)
                 conn.execute(
                     insert(gm).values(
                         group_id=group_id, user_id=owner.id, nickname=owner.nickname, created_at=t
                     )
                 )
-            return Group(int(group_id), uuid, owner.id, name, notice, t)
+            return Group(group_id, uuid, owner.id, name, notice, t)
 
         return await self._run(run)
 
@@ -355,7 +373,6 @@ class SqlStore:
         return await self._run(self._store_messages, list(batch))
 
     def _store_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
-        t = self.schema.messages
         with self.engine.begin() as conn:
             existing = self._existing_client_ids(conn, batch)
             fresh: list[NewMessage] = []
@@ -368,7 +385,9 @@ class SqlStore:
                     seen[key] = len(fresh)
                 fresh.append(m)
             ids = self._insert_rows(conn, [self._row(m) for m in fresh])
-        stored_fresh = {id(m): self._stored(m, i, m.created_at_ms) for m, i in zip(fresh, ids)}
+        stored_fresh = {
+            id(m): self._stored(m, i, m.created_at_ms) for m, i in zip(fresh, ids, strict=True)
+        }
         out: list[tuple[StoredMessage, bool]] = []
         for m in batch:
             key = (m.sender.id, m.client_id)
@@ -391,12 +410,7 @@ class SqlStore:
                 self._insert_message.returning(t.c.id, sort_by_parameter_order=True), rows
             )
             return [int(r[0]) for r in result]
-        ids = []
-        for row in rows:
-            result = conn.execute(self._insert_message, row)
-            (new_id,) = result.inserted_primary_key or (None,)
-            ids.append(int(new_id))
-        return ids
+        return [_new_id(conn.execute(self._insert_message, row)) for row in rows]
 
     def _existing_client_ids(
         self, conn: Connection, batch: Iterable[NewMessage]

@@ -1,0 +1,229 @@
+"""One test (or more) per threat of docs/security.md: each asserts the refusal and
+that nothing leaked or changed. The server here runs with small limits so that
+floods and brute force show quickly."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+import trio_websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chat_trio import codec
+from chat_trio.errors import ProtocolError
+from chat_trio.model import FrameType
+from tests.conftest import PASSWORD, MakeUser, Server, server_config, start_server
+from tests.test_http_api import raw
+from tests.test_socket import welcome
+
+FOREIGN = "https://evil.example"
+FRIENDLY = "https://chat.example.org"
+
+
+@pytest.fixture
+async def server(nursery: trio.Nursery, tmp_path: Path) -> Server:
+    config = server_config(
+        tmp_path,
+        login_failures_per_minute=3,
+        login_failures_per_minute_per_address=100,
+        messages_per_second=1.0,
+        message_burst=3,
+        flood_close_after=5,
+        sessions_per_user=2,
+        max_frame_bytes=64 * 1024,
+    ).replace("server", allowed_origins=(FRIENDLY,))
+    return await start_server(nursery, config, tmp_path)
+
+
+async def test_login_brute_force_gets_429_with_retry_after(
+    server: Server, make_user: MakeUser
+) -> None:
+    await make_user("target")
+    for _ in range(3):
+        response = await raw(
+            server, "POST", "/user/login", json={"username": "target", "password": "guess1234"}
+        )
+        assert response.status_code == 401
+    for password in ("guess1234", PASSWORD):  # even the right password waits now
+        response = await raw(
+            server, "POST", "/user/login", json={"username": "target", "password": password}
+        )
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["code"] == -1
+        assert "token" not in response.text
+
+
+async def test_socket_from_a_foreign_origin_is_refused(
+    server: Server, make_user: MakeUser
+) -> None:
+    user = await make_user()
+    with pytest.raises(trio_websocket.ConnectionRejected) as refused:
+        async with user.api.connect(extra_headers=[("Origin", FOREIGN)]):
+            pass
+    assert refused.value.status_code == 403
+    for origin in (server.url, FRIENDLY):
+        async with user.api.connect(extra_headers=[("Origin", origin)]) as conn:
+            await welcome(conn)
+
+
+async def test_cors_answers_only_listed_origins_never_star(server: Server) -> None:
+    listed = await raw(server, "GET", "/client-config", headers={"Origin": FRIENDLY})
+    assert listed.headers["access-control-allow-origin"] == FRIENDLY
+    assert listed.headers["access-control-allow-credentials"] == "true"
+    foreign = await raw(server, "GET", "/client-config", headers={"Origin": FOREIGN})
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_web_client_carries_security_headers(server: Server) -> None:
+    index = await raw(server, "GET", "/")
+    csp = index.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "'unsafe-eval'" not in csp
+    assert index.headers["x-content-type-options"] == "nosniff"
+    assert index.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_message_flood_gets_429_then_1008(make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        for i in range(12):
+            await ca.send_text(b.uuid, f"spam {i}")
+        codes = []
+        with pytest.raises(trio_websocket.ConnectionClosed) as closed:  # noqa: PT012
+            with trio.fail_after(10):
+                while True:
+                    frame = await ca.receive()
+                    if frame.type == FrameType.ERROR:
+                        codes.append(frame.code)
+        assert closed.value.reason.code == 1008
+        assert codes and set(codes) == {429}
+    history = await b.api.request(
+        "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}
+    )
+    assert len(history) <= 4  # the burst, and what refilled meanwhile
+
+
+async def test_a_frame_over_the_limit_closes_with_1009(make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        await ca.send(codec.Message(to=b.uuid, contentType=3, messageType=1, file=b"\0" * 70_000))
+        with pytest.raises(trio_websocket.ConnectionClosed) as closed, trio.fail_after(10):
+            await ca.receive()
+        assert closed.value.reason.code == 1009
+    assert await b.api.request(
+        "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}
+    ) == []
+
+
+async def test_sessions_per_user_are_bounded(make_user: MakeUser) -> None:
+    user = await make_user()
+    async with user.api.connect() as one, user.api.connect() as two:
+        await welcome(one)
+        await welcome(two)
+        with pytest.raises(trio_websocket.ConnectionRejected) as refused:
+            async with user.api.connect():
+                pass
+        assert refused.value.status_code == 429
+
+
+async def test_json_body_over_the_limit_is_refused(server: Server) -> None:
+    response = await raw(
+        server, "POST", "/user/register",
+        json={"username": "big", "password": PASSWORD, "nickname": "n" * 100_000},
+    )
+    assert response.status_code == 413
+    login = await raw(server, "POST", "/user/login", json={"username": "big", "password": PASSWORD})
+    assert login.status_code == 401  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "username", ["'; DROP TABLE users; --", "x" * 65, "a\x00b", "<script>", "a b"]
+)
+async def test_hostile_usernames_are_refused(server: Server, username: str) -> None:
+    response = await raw(
+        server, "POST", "/user/register", json={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == -1
+
+
+async def test_sql_looking_text_is_stored_literally(make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    sql = "x'); DELETE FROM messages; --"
+    await a.api.request("PUT", "/user", json={"nickname": sql, "email": "' OR '1'='1"})
+    assert (await a.api.request("GET", "/user/me"))["nickname"] == sql
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        await ca.send_text(b.uuid, sql)
+        assert (await ca.receive()).type == FrameType.ACK
+    history = await b.api.request(
+        "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}
+    )
+    assert [m["content"] for m in history] == [sql]
+
+
+async def test_non_utf8_body_is_refused(server: Server) -> None:
+    response = await raw(
+        server, "POST", "/user/register", content=b'{"username": "\xff\xfe", "password": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+
+
+async def test_svg_upload_is_served_as_an_attachment(server: Server, make_user: MakeUser) -> None:
+    user = await make_user()
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    stored = await user.api.request("POST", "/upload", files={"file": ("pic.svg", svg)})
+    assert stored["contentType"] == 2
+    served = await raw(server, "GET", f"/file/{stored['name']}")
+    assert served.headers["content-disposition"].startswith("attachment")
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert not served.headers["content-type"].startswith(("image/svg", "text/html"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=512))
+def test_decoder_never_raises_anything_but_a_protocol_error(data: bytes) -> None:
+    outcome: codec.Message | ProtocolError
+    try:
+        outcome = codec.decode(data)
+    except ProtocolError as refused:
+        outcome = refused
+    assert isinstance(outcome, codec.Message) or outcome.code == 400
+
+
+async def test_random_frames_never_end_the_session(make_user: MakeUser) -> None:
+    user = await make_user()
+    rng = random.Random(2026)
+    batch = [rng.randbytes(rng.randint(1, 256)) for _ in range(20)]
+    async with user.api.connect() as conn:
+        await welcome(conn)
+        for frame in batch:
+            await conn.send_raw(frame)
+        # the session answers every frame (error, 429, or relays) and still pongs
+        await conn.heartbeat()
+        with trio.fail_after(10):
+            while (await conn.receive()).type != FrameType.HEARTBEAT:
+                pass
+
+
+async def test_unauthenticated_requests_change_nothing(server: Server, make_user: MakeUser) -> None:
+    victim = await make_user()
+    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+        for method, path, kwargs in [
+            ("PUT", "/user", {"json": {"username": victim.username, "nickname": "pwned"}}),
+            ("POST", f"/group/{victim.uuid}", {"json": {"name": "hijacked"}}),
+            ("POST", "/friend", {"json": {"uuid": victim.uuid, "friendUsername": "x"}}),
+        ]:
+            response = await anonymous.request(method, path, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == 401
+    assert (await victim.api.request("GET", "/user/me"))["nickname"] == victim.username
+    assert await victim.api.request("GET", f"/group/{victim.uuid}") == []
