@@ -178,6 +178,8 @@ class User:
 
     username: str
     page: playwright_sync.Page
+    #: Uncaught errors and Content-Security-Policy violations seen in the page.
+    errors: list[str] = field(default_factory=list)
 
     def conv(self, name: str) -> playwright_sync.Locator:
         return self.page.locator(f'[data-testid="conv-item"][data-name="{name}"]')
@@ -227,6 +229,12 @@ def register_and_login(
     )
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto("/register")
     page.get_by_test_id("register-username").fill(username)
     page.get_by_test_id("register-password").fill(PASSWORD)
@@ -237,7 +245,7 @@ def register_and_login(
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
     playwright_sync.expect(page.get_by_test_id("panel")).to_be_visible()
-    user = User(username, page)
+    user = User(username, page, errors)
     user.expect_online()
     return user
 
@@ -246,16 +254,17 @@ def register_and_login(
 def make_user(
     browser: playwright_sync.Browser, server: ChatServer
 ) -> Iterator[Callable[..., User]]:
-    contexts: list[playwright_sync.BrowserContext] = []
+    users: list[User] = []
 
     def make(prefix: str = "u", **context_args: object) -> User:
         user = register_and_login(browser, server, unique(prefix), **context_args)
-        contexts.append(user.page.context)
+        users.append(user)
         return user
 
     yield make
-    for c in contexts:
-        c.close()
+    for u in users:
+        u.page.context.close()
+    assert [e for u in users for e in u.errors] == []
 
 
 @pytest.fixture

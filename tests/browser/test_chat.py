@@ -261,7 +261,7 @@ def test_session_from_the_cookie_alone(friends: tuple[User, User]) -> None:
 def test_heartbeat_is_answered(friends: tuple[User, User]) -> None:
     alice, _bob = friends
     # The client pings every heartbeatSeconds (10 s); the server answers each.
-    alice.page.wait_for_function("(window.__chatTrio.pongs || 0) >= 1")
+    alice.page.wait_for_function("() => (window.__chatTrio.pongs || 0) >= 1")
 
 
 def test_inline_file_from_an_older_client(friends: tuple[User, User]) -> None:

@@ -43,7 +43,7 @@ def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer
 
         own_server.start()
         for user in (alice, bob):
-            user.page.wait_for_function("window.__chatTrio.connects >= 2")
+            user.page.wait_for_function("() => window.__chatTrio.connects >= 2")
             user.expect_online()
         failed.click()
         expect(failed).to_have_count(0)
@@ -59,6 +59,7 @@ def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer
         expect(bob.page.get_by_test_id("msg")).to_have_count(3)
         bob.send_text("welcome back")
         expect(alice.page.get_by_test_id("msg")).to_have_count(4)
+        assert alice.errors + bob.errors == []
     finally:
         alice.page.context.close()
         bob.page.context.close()
