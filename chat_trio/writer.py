@@ -6,7 +6,8 @@ sends the hub one delivery per message and the sender an ack. So one fsync
 covers a whole burst, and nothing is delivered or acked before it is on disk.
 When the database fails, each sender of the batch gets an error frame (code
 503) instead of an ack: nothing is dropped without a word, and the next batch
-tries again.
+tries again. A stored message goes to its recipients' sessions and to the
+sender's other sessions, never back to the session that sent it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ class StoreWriter:
                     if message.message_type == MessageType.GROUP
                     else codec.delivery_frame(message)
                 )
-                await self._hub_inbox.send(Fanout(frame, request.recipients))
+                # The sender's other sessions (tabs, devices) see what it sent too.
+                everyone = (*request.recipients, request.message.sender.uuid)
+                await self._hub_inbox.send(
+                    Fanout(frame, tuple(dict.fromkeys(everyone)), skip=request.origin)
+                )
             if message.client_id:
                 ack = codec.ack_frame(message.client_id, message.id, message.created_at_ms)
                 await self._hub_inbox.send(Reply(request.origin, ack))

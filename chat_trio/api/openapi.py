@@ -245,8 +245,16 @@ PATHS: dict[str, dict[str, Schema]] = {
             _array("HistoryItem"), refusals=("400", "401", "403", "404"),
             parameters=[
                 _query("Uuid", True), _query("MessageType", True), _query("FriendUsername"),
-                _query("limit", kind="integer"),
+                _query("limit", kind="integer"), _query("before", kind="integer"),
+                _query("after", kind="integer"),
             ],
+        )
+    },
+    "/message/since": {
+        "get": _op(
+            "Catch-up: everything the caller can see after message id `id`, in id order",
+            _array("HistoryItem"), refusals=("400", "401"),
+            parameters=[_query("id", True, kind="integer"), _query("limit", kind="integer")],
         )
     },
     "/file/{name}": {
