@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -49,8 +50,12 @@ async def start(tmp_path: Path, port: int) -> trio.Process:
                 await trio.sleep(0.05)
 
 
-async def stream(api: ChatClient, to: str, ids: list[str], acks: dict[str, int]) -> None:
-    """Send every id as a message and record the acks, until all are acked."""
+async def stream(
+    api: ChatClient, to: str, ids: list[str], acks: dict[str, int],
+    on_ack: Callable[[int], None] = lambda _count: None,
+) -> None:
+    """Send every id as a message and record the acks, until all are acked;
+    ``on_ack`` hears the number of acks after each one."""
     with trio.move_on_after(60):
         async with api.connect() as conn:
 
@@ -59,6 +64,7 @@ async def stream(api: ChatClient, to: str, ids: list[str], acks: dict[str, int])
                     frame = await conn.receive()
                     if frame.type == FrameType.ACK:
                         acks[frame.clientId] = frame.id
+                        on_ack(len(acks))
                         if len(acks) == len(ids):
                             return
 
@@ -79,18 +85,15 @@ async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
             await a.signup("streamer", PASSWORD)
             reader = await b.signup("listener", PASSWORD)
 
-            async def kill_when_enough_acks() -> None:
-                while len(before_kill) < KILL_AFTER_ACKS:
-                    await trio.sleep(0.005)
-                os.kill(process.pid, signal.SIGKILL)
+            def kill_at(count: int) -> None:
+                if count == KILL_AFTER_ACKS:
+                    os.kill(process.pid, signal.SIGKILL)
 
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(kill_when_enough_acks)
-                try:
-                    await stream(a, reader.uuid, ids, before_kill)
-                except* (trio_websocket.ConnectionClosed, trio_websocket.HandshakeError,
-                         trio.BrokenResourceError, OSError):
-                    pass  # the server died under us: that is the point
+            try:
+                await stream(a, reader.uuid, ids, before_kill, on_ack=kill_at)
+            except* (trio_websocket.ConnectionClosed, trio_websocket.HandshakeError,
+                     trio.BrokenResourceError, OSError):
+                pass  # the server died under us: that is the point
             await process.wait()
             assert KILL_AFTER_ACKS <= len(before_kill) < MESSAGES, "the kill came too late"
     finally:

@@ -516,7 +516,9 @@ class SqlStore:
                 target,
                 and_(t.c.message_type == int(MessageType.USER), target.c.id == t.c.to_user_id),
             )
-            .outerjoin(g, and_(t.c.message_type == int(MessageType.GROUP), g.c.id == t.c.to_user_id))
+            .outerjoin(
+                g, and_(t.c.message_type == int(MessageType.GROUP), g.c.id == t.c.to_user_id)
+            )
             .where(where)
             .limit(limit)
         )
