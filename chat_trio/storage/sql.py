@@ -52,6 +52,12 @@ def _new_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def _batch_returning(conn: Connection) -> bool:
+    return bool(
+        getattr(conn.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+    )
+
+
 class SqlStore:
     """Users, friends, groups, messages and login sessions in one SQL database."""
 
@@ -59,12 +65,7 @@ class SqlStore:
         self.engine = engine
         self.schema = schema
         self._limiter = limiter
-        t = schema.messages
-        # insert ... returning for many rows at once, where the dialect can keep order
-        self._batch_returning = bool(
-            getattr(engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
-        )
-        self._insert_message = insert(t)
+        self._insert_message = insert(schema.messages)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -405,7 +406,10 @@ class SqlStore:
         if not rows:
             return []
         t = self.schema.messages
-        if self._batch_returning:
+        # insert ... returning for many rows at once where the dialect can keep
+        # their order (SQLite, MariaDB); asked of the connected dialect, because
+        # the MySQL dialects learn what the server can do only when they connect
+        if _batch_returning(conn):
             result = conn.execute(
                 self._insert_message.returning(t.c.id, sort_by_parameter_order=True), rows
             )
