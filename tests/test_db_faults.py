@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -76,17 +77,23 @@ async def start_mariadb(config: MysqlConfig) -> None:
     await wait_mariadb(config, alive=True)
 
 
-def kill_connections(config: MysqlConfig) -> int:
-    """KILL every connection that has the test database open; returns how many."""
+def kill_connections_for(config: MysqlConfig, seconds: float) -> int:
+    """KILL every connection that has the test database open, again and again for
+    ``seconds`` (in a worker thread); returns how many were killed."""
+    killed = 0
+    deadline = time.monotonic() + seconds
     with mysql_admin(config) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
-            (config.name,),
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        for thread_id in ids:
-            cursor.execute(f"KILL {int(thread_id)}")
-        return len(ids)
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST "
+                "WHERE DB = %s AND ID <> CONNECTION_ID()",
+                (config.name,),
+            )
+            for (thread_id,) in cursor.fetchall():
+                cursor.execute(f"KILL {int(thread_id)}")
+                killed += 1
+            time.sleep(0.02)
+    return killed
 
 
 def stored_messages(config: MysqlConfig) -> dict[int, str]:
@@ -221,12 +228,10 @@ async def test_connections_killed_while_messages_flow(server: Server, make_user:
     killed = 0
 
     async def kill(config: MysqlConfig) -> None:
-        # KILL the server's connections again and again for a second: the ones
-        # caught inside a batch fail it; pre-ping replaces the others unnoticed
+        # for a second, KILL the server's connections as soon as they appear: the
+        # ones caught inside a batch fail it; pre-ping replaces the others unnoticed
         nonlocal killed
-        for _ in range(40):
-            killed += await trio.to_thread.run_sync(kill_connections, config)
-            await trio.sleep(0.025)
+        killed = await trio.to_thread.run_sync(kill_connections_for, config, 1.0)
 
     await run_fault(server, make_user, kill, refusals_expected=False)
     assert killed > 0
