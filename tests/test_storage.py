@@ -19,6 +19,7 @@ from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import MessageType, NewMessage, User
 from chat_trio.storage import SqlStore, open_storage
 from chat_trio.storage import schema as schema_mod
+from chat_trio.storage import sql as sql_mod
 from chat_trio.storage.schema import SCHEMA_VERSION, Schema
 from tests.conftest import fresh_mysql, mysql_admin, server_config
 
@@ -72,6 +73,20 @@ async def test_batch_stored_in_order_with_increasing_ids(store: SqlStore) -> Non
     assert [(m.id, m.content, m.client_id) for m in history] == [
         (m.id, m.content, m.client_id) for m, _ in stored
     ]
+
+
+async def test_batch_without_returning_is_one_insert_per_row(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL has no INSERT ... RETURNING: the same batch, one INSERT per row, one commit."""
+    monkeypatch.setattr(sql_mod, "_batch_returning", lambda _conn: False)
+    a, b = await new_user(store), await new_user(store)
+    batch = [message(a, b, f"m{i}", client_id=f"c{i}") for i in range(20)]
+    stored = await store.store_messages([*batch, batch[3]])
+    ids = [m.id for m, _ in stored]
+    assert ids[:20] == sorted(ids[:20]) and len(set(ids)) == 20 and ids[20] == ids[3]
+    history = await store.conversation(a, b)
+    assert [(m.id, m.content) for m in history] == [(m.id, m.content) for m, _ in stored[:20]]
 
 
 async def test_retried_client_id_gets_the_first_id(store: SqlStore) -> None:
