@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -30,7 +31,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
-from chat_trio.storage.schema import SCHEMA_VERSION, Schema
+from chat_trio.storage import schema as schema_mod
+from chat_trio.storage.schema import Schema
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,12 @@ def _new_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def _batch_returning(conn: Connection) -> bool:
+    return bool(
+        getattr(conn.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+    )
+
+
 class SqlStore:
     """Users, friends, groups, messages and login sessions in one SQL database."""
 
@@ -59,12 +67,7 @@ class SqlStore:
         self.engine = engine
         self.schema = schema
         self._limiter = limiter
-        t = schema.messages
-        # insert ... returning for many rows at once, where the dialect can keep order
-        self._batch_returning = bool(
-            getattr(engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
-        )
-        self._insert_message = insert(t)
+        self._insert_message = insert(schema.messages)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -84,17 +87,36 @@ class SqlStore:
         await self._run(self._create_schema)
 
     def _create_schema(self) -> None:
-        self.schema.metadata.create_all(self.engine, checkfirst=True)
         version = self.schema.schema_version
-        with self.engine.begin() as conn:
-            have = conn.execute(select(func.max(version.c.version))).scalar()
-            if have is None:
-                conn.execute(insert(version).values(version=SCHEMA_VERSION, applied_at=now_ms()))
-            elif have > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {have}, newer than this "
-                    f"chat-trio's {SCHEMA_VERSION}; upgrade chat-trio"
+        with self.engine.connect() as conn:
+            exists = inspect(conn).has_table(version.name)
+            have = conn.execute(select(func.max(version.c.version))).scalar() if exists else None
+        if have is None:
+            # a new database (or tables made by hand from chat.sql without the
+            # version row): create what is missing at the current version
+            self.schema.metadata.create_all(self.engine, checkfirst=True)
+            self._record_version(schema_mod.SCHEMA_VERSION)
+            return
+        if have > schema_mod.SCHEMA_VERSION:
+            raise StorageError(
+                f"the database has schema version {have}, newer than this "
+                f"chat-trio's {schema_mod.SCHEMA_VERSION}; upgrade chat-trio"
+            )
+        for step in range(have + 1, schema_mod.SCHEMA_VERSION + 1):
+            log.info("upgrading the database schema to version %d", step)
+            with self.engine.begin() as conn:
+                schema_mod.MIGRATIONS[step](conn, self.schema)
+                conn.execute(insert(version).values(version=step, applied_at=now_ms()))
+        self.schema.metadata.create_all(self.engine, checkfirst=True)
+
+    def _record_version(self, number: int) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(self.schema.schema_version).values(version=number, applied_at=now_ms())
                 )
+        except IntegrityError:
+            pass  # another node starting at the same time recorded it first
 
     async def schema_version(self) -> int | None:
         def read() -> int | None:
@@ -405,7 +427,10 @@ class SqlStore:
         if not rows:
             return []
         t = self.schema.messages
-        if self._batch_returning:
+        # insert ... returning for many rows at once where the dialect can keep
+        # their order (SQLite, MariaDB); asked of the connected dialect, because
+        # the MySQL dialects learn what the server can do only when they connect
+        if _batch_returning(conn):
             result = conn.execute(
                 self._insert_message.returning(t.c.id, sort_by_parameter_order=True), rows
             )
