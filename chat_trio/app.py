@@ -30,6 +30,7 @@ from chat_trio.directory import Directory
 from chat_trio.files import FileStore
 from chat_trio.hub import Hub
 from chat_trio.intake import Intake
+from chat_trio.metrics import Metrics
 from chat_trio.services import Services
 from chat_trio.storage import open_storage
 from chat_trio.writer import StoreWriter
@@ -64,7 +65,9 @@ async def serve(
     files.ensure_root()
     async with open_storage(config) as store, trio.open_nursery() as nursery:
         hub = Hub()
-        writer = StoreWriter(store, hub.inbox)
+        metrics = Metrics()
+        metrics.watch_hub(hub.statistics)
+        writer = StoreWriter(store, hub.inbox, metrics=metrics)
         directory = Directory(store)
         services = Services(
             config=config,
@@ -80,7 +83,9 @@ async def serve(
                 limits=config.limits,
                 hub_inbox=hub.inbox,
                 persist=writer.queue,
+                metrics=metrics,
             ),
+            metrics=metrics,
         )
         await nursery.start(hub.run)
         await nursery.start(writer.run)

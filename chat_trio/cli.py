@@ -20,6 +20,7 @@ import trio
 from chat_trio import __version__
 from chat_trio.config import Config, env_names, load_config
 from chat_trio.errors import ChatTrioError, ConfigError, Conflict
+from chat_trio.logs import JsonFormatter, text_formatter
 
 log = logging.getLogger("chat_trio")
 
@@ -40,7 +41,7 @@ def configure_logging(config: Config) -> None:
         handler = logging.FileHandler(config.log.path, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if config.log.format == "json" else text_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

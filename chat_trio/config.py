@@ -86,6 +86,8 @@ class LogConfig:
     level: str = _key("level", "info")
     #: Log file; empty means standard error.
     path: str = _key("path", "")
+    #: "text" for people, "json" for log collectors (one object per line).
+    format: str = _key("format", "text")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "backend"): ("sqlite", "mysql"),
     ("msgChannelType", "channelType"): ("memory", "redis"),
     ("log", "level"): ("debug", "info", "warning", "error"),
+    ("log", "format"): ("text", "json"),
 }
 
 
@@ -204,6 +207,7 @@ def _validate(config: Config) -> None:
         ("database", "backend"): config.database.backend,
         ("msgChannelType", "channelType"): config.msg_channel.channel_type,
         ("log", "level"): config.log.level,
+        ("log", "format"): config.log.format,
     }
     for (section, key), value in values.items():
         allowed = _CHOICES[(section, key)]

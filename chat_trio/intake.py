@@ -25,6 +25,7 @@ from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError
 from chat_trio.files import FileStore
 from chat_trio.hub import Fanout, HubEvent
+from chat_trio.metrics import Metrics
 from chat_trio.model import (
     STORED_CONTENT_TYPES,
     ContentType,
@@ -35,6 +36,13 @@ from chat_trio.model import (
 from chat_trio.ratelimit import TokenBucket
 from chat_trio.session import CLOSE_POLICY, Session
 
+_KIND: dict[int, str] = {
+    ContentType.TEXT: "text",
+    ContentType.FILE: "file",
+    ContentType.IMAGE: "image",
+    ContentType.AUDIO: "audio",
+    ContentType.VIDEO: "video",
+}
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
 
 
@@ -53,6 +61,8 @@ class PersistRequest:
     message: NewMessage
     origin: Session
     recipients: tuple[str, ...]
+    #: trio.current_time() when the frame arrived, for the delivery latency metric.
+    received_at: float = 0.0
 
 
 class Intake:
@@ -64,29 +74,41 @@ class Intake:
         limits: LimitsConfig,
         hub_inbox: trio.MemorySendChannel[HubEvent],
         persist: trio.MemorySendChannel[PersistRequest],
+        metrics: Metrics | None = None,
     ) -> None:
         self._directory = directory
         self._files = files
         self._limits = limits
         self._hub_inbox = hub_inbox
         self._persist = persist
+        self._metrics = metrics or Metrics()
         self._guards: weakref.WeakKeyDictionary[Session, FloodGuard] = (
             weakref.WeakKeyDictionary()
         )
 
     async def handle(self, session: Session, message: codec.Message) -> None:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
+        try:
+            await self._handle(session, message)
+        except ProtocolError as refused:
+            self._metrics.messages_refused.labels(str(refused.code)).inc()
+            raise
+
+    async def _handle(self, session: Session, message: codec.Message) -> None:
         self._spend(session)
         sender = session.user
         message.avatar = sender.avatar
         message.fromUsername = sender.username
-        setattr(message, "from", sender.uuid)
+        setattr(message, "from", sender.uuid)  # `from` is a Python keyword
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             await self._chat(session, message)
+            kind = _KIND.get(message.contentType, "chat")
         elif message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         else:
             await self._relay(message)
+            kind = "signaling" if message.type == FrameType.WEBRTC else "call"
+        self._metrics.messages_received.labels(kind).inc()
 
     def _spend(self, session: Session) -> None:
         """One frame's worth of the session's budget, or a 429 (and 1008 for a flood)."""
@@ -153,7 +175,9 @@ class Intake:
             client_id=message.clientId,
             created_at_ms=time.time_ns() // 1_000_000,
         )
-        await self._persist.send(PersistRequest(new, session, recipients))
+        await self._persist.send(
+            PersistRequest(new, session, recipients, received_at=trio.current_time())
+        )
 
     async def _content(self, message: codec.Message) -> tuple[int, str, str]:
         """The stored (content type, content, url): files saved, type from the bytes."""

@@ -14,6 +14,7 @@ from chat_trio.directory import Directory
 from chat_trio.files import FileStore
 from chat_trio.hub import Hub
 from chat_trio.intake import Intake
+from chat_trio.metrics import Metrics
 from chat_trio.storage import Store
 from chat_trio.writer import StoreWriter
 
@@ -28,3 +29,4 @@ class Services:
     hub: Hub
     writer: StoreWriter
     intake: Intake
+    metrics: Metrics

@@ -6,7 +6,8 @@ sends the hub one delivery per message and the sender an ack. So one fsync
 covers a whole burst, and nothing is delivered or acked before it is on disk.
 When the database fails, each sender of the batch gets an error frame (code
 503) instead of an ack: nothing is dropped without a word, and the next batch
-tries again.
+tries again. A stored message goes to its recipients' sessions and to the
+sender's other sessions, never back to the session that sent it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chat_trio import codec
 from chat_trio.errors import StorageError
 from chat_trio.hub import Fanout, HubEvent, Reply
 from chat_trio.intake import PersistRequest
+from chat_trio.metrics import Metrics
 from chat_trio.model import MessageType
 from chat_trio.storage import Store
 
@@ -33,8 +35,10 @@ class StoreWriter:
         *,
         queue_size: int = 4096,
         max_batch: int = 512,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._hub_inbox = hub_inbox
         self._max_batch = max_batch
         send, self._receive = trio.open_memory_channel[PersistRequest](queue_size)
@@ -58,9 +62,13 @@ class StoreWriter:
         self.finished.set()
 
     async def _write(self, batch: list[PersistRequest]) -> None:
+        metrics = self._metrics
+        metrics.store_batch_size.observe(len(batch))
+        started = trio.current_time()
         try:
             stored = await self._store.store_messages([r.message for r in batch])
         except StorageError as exc:
+            metrics.store_failures.inc()
             log.error("storing a batch of %d messages failed: %s", len(batch), exc)
             for request in batch:
                 refusal = codec.error_frame(
@@ -69,16 +77,24 @@ class StoreWriter:
                 )
                 await self._hub_inbox.send(Reply(request.origin, refusal))
             return
+        now = trio.current_time()
+        metrics.store_batch_seconds.observe(now - started)
         self.batches += 1
         self.stored += len(batch)
         for request, (message, is_new) in zip(batch, stored, strict=True):
+            metrics.delivery_latency.observe(now - request.received_at)
             if is_new:
+                metrics.messages_stored.labels(str(message.content_type)).inc()
                 frame = (
                     codec.group_delivery_frame(message)
                     if message.message_type == MessageType.GROUP
                     else codec.delivery_frame(message)
                 )
-                await self._hub_inbox.send(Fanout(frame, request.recipients))
+                # The sender's other sessions (tabs, devices) see what it sent too.
+                everyone = (*request.recipients, request.message.sender.uuid)
+                await self._hub_inbox.send(
+                    Fanout(frame, tuple(dict.fromkeys(everyone)), skip=request.origin)
+                )
             if message.client_id:
                 ack = codec.ack_frame(message.client_id, message.id, message.created_at_ms)
                 await self._hub_inbox.send(Reply(request.origin, ack))

@@ -1,23 +1,32 @@
 """Shared fixtures: a real chat-trio server on 127.0.0.1 (port 0) and logged-in users.
 
-Rules for every test here: only 127.0.0.1; port 0; real SQLite files in a tmp
-dir; each end-to-end test bounded with ``trio.fail_after`` on the real clock
-(a hang guard, never a speed assertion).
+Rules for every test here: only 127.0.0.1; port 0; real databases: SQLite files
+in a tmp dir, and the MariaDB/MySQL server on 127.0.0.1:3306 (root, empty
+password; ``CHAT_TRIO_TEST_MYSQL_*`` to change), where each run creates one
+throwaway database ``chat_trio_test_<random>`` and drops it at the end, and
+each test starts on empty tables. A run that cannot reach that server fails;
+it does not skip. Each end-to-end test is bounded with ``trio.fail_after`` on
+the real clock (a hang guard, never a speed assertion).
+
+The ``server`` fixture, and so every end-to-end test, runs once per backend.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
 import pytest
 import trio
 
 from chat_trio.app import serve
 from chat_trio.client import ChatClient, Me
-from chat_trio.config import Config
+from chat_trio.config import Config, MysqlConfig
 
 #: Cheap argon2 settings: tests create many users; production keeps the defaults.
 FAST_AUTH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
@@ -25,7 +34,97 @@ FAST_AUTH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_paralleli
 PASSWORD = "correct horse battery"
 
 
-def server_config(tmp_path: Path, **limits: object) -> Config:
+BACKENDS = ["sqlite", "mysql"]
+
+_prefixes = itertools.count(1)
+
+
+def mysql_server() -> MysqlConfig:
+    """The test MariaDB/MySQL server (no database named yet)."""
+    env = os.environ.get
+    return MysqlConfig(
+        host=env("CHAT_TRIO_TEST_MYSQL_HOST", "127.0.0.1"),
+        port=int(env("CHAT_TRIO_TEST_MYSQL_PORT", "3306")),
+        user=env("CHAT_TRIO_TEST_MYSQL_USER", "root"),
+        password=env("CHAT_TRIO_TEST_MYSQL_PASSWORD", ""),
+        pool_size=4,
+        timeout=5.0,
+    )
+
+
+def mysql_admin(config: MysqlConfig) -> pymysql.Connection[pymysql.cursors.Cursor]:
+    try:
+        return pymysql.connect(
+            host=config.host, port=config.port, user=config.user, password=config.password,
+            charset="utf8mb4", autocommit=True, connect_timeout=5,
+        )
+    except pymysql.MySQLError as exc:
+        pytest.fail(
+            f"MariaDB/MySQL at {config.host}:{config.port} is unreachable ({exc}); "
+            "start it (.ci/run does) -- the MySQL tests do not skip"
+        )
+
+
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[MysqlConfig]:
+    """One throwaway database for the whole run, dropped at the end."""
+    base = mysql_server()
+    name = f"chat_trio_test_{secrets.token_hex(4)}"
+    with mysql_admin(base) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    try:
+        yield MysqlConfig(**{**base.__dict__, "name": name})
+    finally:
+        with mysql_admin(base) as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def fresh_mysql(database: MysqlConfig) -> MysqlConfig:
+    """The run's database with a table prefix no other test uses: isolated tables."""
+    return MysqlConfig(**{**database.__dict__, "table_prefix": f"t{next(_prefixes)}_"})
+
+
+def emptied_mysql(database: MysqlConfig) -> MysqlConfig:
+    """The run's shared ``e_`` tables, emptied: isolation without creating tables per test."""
+    config = MysqlConfig(**{**database.__dict__, "table_prefix": "e_"})
+    with mysql_admin(config) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME LIKE 'e\\_%%'",
+            (config.name,),
+        )
+        tables = [row[0] for row in cursor.fetchall() if row[0] != "e_schema_version"]
+        if tables:
+            cursor.execute(f"USE `{config.name}`")
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+            for table in tables:
+                cursor.execute(f"DELETE FROM `{table}`")
+    return config
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on MariaDB/MySQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_config(backend: str, request: pytest.FixtureRequest) -> MysqlConfig | None:
+    """For the mysql backend, the run's shared tables, emptied; None for SQLite.
+
+    Emptying (DELETE) costs milliseconds, where creating seven InnoDB tables per
+    test nearly doubled the MariaDB half of the suite.
+    """
+    if backend != "mysql":
+        return None
+    return emptied_mysql(request.getfixturevalue("mysql_database"))
+
+
+def server_config(
+    tmp_path: Path, *, mysql: MysqlConfig | None = None, **limits: object
+) -> Config:
     config = (
         Config()
         .replace("server", host="127.0.0.1", port=0, graceful_timeout=2.0)
@@ -33,6 +132,8 @@ def server_config(tmp_path: Path, **limits: object) -> Config:
         .replace("static_path", file_path=str(tmp_path / "files"))
         .replace("auth", **FAST_AUTH)
     )
+    if mysql is not None:
+        config = config.replace("database", backend="mysql").replace("mysql", **mysql.__dict__)
     if limits:
         config = config.replace("limits", **limits)
     return config
@@ -75,9 +176,13 @@ def server_limits() -> dict[str, object]:
 
 @pytest.fixture
 async def server(
-    nursery: trio.Nursery, tmp_path: Path, server_limits: dict[str, object]
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    server_limits: dict[str, object],
+    database_config: MysqlConfig | None,
 ) -> Server:
-    return await start_server(nursery, server_config(tmp_path, **server_limits), tmp_path)
+    config = server_config(tmp_path, mysql=database_config, **server_limits)
+    return await start_server(nursery, config, tmp_path)
 
 
 MakeUser = Callable[..., Awaitable[User]]

@@ -373,3 +373,12 @@ async def test_client_config_and_web_index(server: Server) -> None:
     assert config["iceServers"] == [] and config["heartbeatSeconds"] == 10
     index = await raw(server, "GET", "/panel/some-uuid")
     assert index.status_code == 200 and "<" in index.text
+
+
+async def test_a_refused_upload_does_not_stall_the_next_request(server: Server) -> None:
+    """A body left unread by a refusal must not be taken for the next request."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for _ in range(3):
+            refused = await http.post("/upload", files={"file": ("a.png", PNG)})
+            assert refused.status_code == 401
+        assert (await http.get("/client-config")).status_code == 200

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import logging
 
-from quart import Response
+from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chat_trio.api import files, friends, groups, messages, security, socket, users, web
+from chat_trio.api import (
+    files,
+    friends,
+    groups,
+    messages,
+    openapi,
+    ops,
+    security,
+    socket,
+    users,
+    web,
+)
 from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
@@ -23,18 +34,41 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+def _refusal(status: int, reason: str) -> Response:
+    """The envelope for a refused request.
+
+    A request refused before its body was read leaves that body on the
+    connection, where it would be taken for the next request and stall it, so
+    a refused request that carried a body also closes its connection.
+    """
+    response = failure(status, reason)
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if has_body:
+        response.headers["Connection"] = "close"
+    return response
+
+
+#: Every blueprint of the app, in registration order.
+BLUEPRINTS = tuple(
+    m.blueprint for m in (users, friends, groups, messages, files, socket, web, ops, openapi)
+)
+
+
 def create_app(services: Services) -> QuartTrio:
     app = QuartTrio("chat_trio")
     app.extensions[EXTENSION_KEY] = services
     app.config["MAX_CONTENT_LENGTH"] = services.config.limits.max_upload_bytes + MULTIPART_OVERHEAD
     app.config["JSON_SORT_KEYS"] = False
-    for module in (users, friends, groups, messages, files, socket, web):
-        app.register_blueprint(module.blueprint)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     security.install(app, services.config)
+    app.after_request(ops.count_request)
 
     @app.errorhandler(ProtocolError)
     async def refused(error: ProtocolError) -> Response:
-        response = failure(error.code, error.reason)
+        response = _refusal(error.code, error.reason)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(int(error.retry_after))
         return response
@@ -42,7 +76,7 @@ def create_app(services: Services) -> QuartTrio:
     @app.errorhandler(StorageError)
     async def storage_failed(error: StorageError) -> Response:
         log.error("storage error: %s", error)
-        return failure(503, "the database is not available; try again")
+        return _refusal(503, "the database is not available; try again")
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -52,11 +86,11 @@ def create_app(services: Services) -> QuartTrio:
             405: "method not allowed",
             413: "request body too large",
         }.get(status, error.name)
-        return failure(status, reason)
+        return _refusal(status, reason)
 
     @app.errorhandler(Exception)
     async def crashed(error: Exception) -> Response:
         log.exception("unhandled error in a request", exc_info=error)
-        return failure(500, "internal error")
+        return _refusal(500, "internal error")
 
     return app

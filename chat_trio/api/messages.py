@@ -26,16 +26,32 @@ def _arg(*names: str) -> str:
     return ""
 
 
+def _int_arg(*names: str, default: int | None = None) -> int | None:
+    raw = _arg(*names)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ProtocolError(400, f"`{names[-1]}` must be a whole number") from None
+
+
+def _limit() -> int:
+    limit = _int_arg("Limit", "limit", default=DEFAULT_HISTORY_LIMIT) or DEFAULT_HISTORY_LIMIT
+    return max(1, min(limit, MAX_LIMIT))
+
+
 @blueprint.get("/message")
 async def history() -> Response:
+    """A conversation or a group, oldest first; paged with ``before`` or ``after`` (ids)."""
     user = await current_user()
     uuid = _arg("Uuid", "uuid")
     kind = _arg("MessageType", "messageType") or "1"
-    try:
-        limit = int(_arg("Limit", "limit") or DEFAULT_HISTORY_LIMIT)
-    except ValueError:
-        raise ProtocolError(400, "`limit` must be a number") from None
-    limit = max(1, min(limit, MAX_LIMIT))
+    limit = _limit()
+    before = _int_arg("Before", "before")
+    after = _int_arg("After", "after")
+    if before is not None and after is not None:
+        raise ProtocolError(400, "give `before` or `after`, not both")
     s = services()
     if kind == str(int(MessageType.USER)):
         require_self(user, uuid or user.uuid)
@@ -45,14 +61,29 @@ async def history() -> Response:
         friend = await s.store.user_by_username(friend_name)
         if friend is None:
             raise ProtocolError(404, "no such user")
-        items = await s.store.conversation(user, friend, limit=limit)
+        items = await s.store.conversation(user, friend, limit=limit, before=before, after=after)
     elif kind == str(int(MessageType.GROUP)):
         view = await s.directory.group(uuid)
         if view is None:
             raise ProtocolError(404, "no such group")
         if user.uuid not in view.member_uuids:
             raise ProtocolError(403, "you are not a member of this group")
-        items = await s.store.group_history(view.group, limit=limit)
+        items = await s.store.group_history(
+            view.group, limit=limit, before=before, after=after
+        )
     else:
         raise ProtocolError(400, "`MessageType` must be 1 (user) or 2 (group)")
+    return ok([message_json(m) for m in items])
+
+
+@blueprint.get("/message/since")
+async def since() -> Response:
+    """Catch-up: everything the caller can see after message id ``id``, in id order.
+
+    A client that reconnects asks with the last id it saw and repeats with the last
+    id of each page until a page comes back shorter than ``limit``.
+    """
+    user = await current_user()
+    after = _int_arg("Id", "id", default=0) or 0
+    items = await services().store.messages_after(user, after, limit=_limit())
     return ok([message_json(m) for m in items])

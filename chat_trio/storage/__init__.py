@@ -19,7 +19,7 @@ from chat_trio.model import Group, NewMessage, StoredMessage, User
 from chat_trio.storage.schema import build_schema
 from chat_trio.storage.sql import SqlStore
 
-__all__ = ["SqlStore", "Store", "open_storage"]
+__all__ = ["SqlStore", "Store", "make_store", "open_storage"]
 
 
 class Store(Protocol):
@@ -49,21 +49,34 @@ class Store(Protocol):
     async def store_messages(
         self, batch: Sequence[NewMessage]
     ) -> list[tuple[StoredMessage, bool]]: ...
-    async def conversation(self, a: User, b: User, *, limit: int = ...) -> list[StoredMessage]: ...
-    async def group_history(self, group: Group, *, limit: int = ...) -> list[StoredMessage]: ...
+    async def conversation(
+        self, a: User, b: User, *, limit: int = ..., before: int | None = ...,
+        after: int | None = ...,
+    ) -> list[StoredMessage]: ...
+    async def group_history(
+        self, group: Group, *, limit: int = ..., before: int | None = ...,
+        after: int | None = ...,
+    ) -> list[StoredMessage]: ...
+    async def messages_after(
+        self, user: User, after: int, *, limit: int
+    ) -> list[StoredMessage]: ...
     async def create_login(self, token_hash: str, user_id: int, expires_at_ms: int) -> None: ...
     async def user_for_login(self, token_hash: str) -> User | None: ...
     async def delete_login(self, token_hash: str) -> None: ...
     async def delete_other_logins(self, user_id: int, keep_token_hash: str) -> None: ...
 
 
-def make_store(config: Config) -> SqlStore:
-    """The configured backend's store, not yet connected."""
+def make_store(config: Config, *, mysql_dialect: str = "mysql") -> SqlStore:
+    """The configured backend's store, not yet connected.
+
+    ``mysql_dialect`` is ``"mariadb"`` or ``"mysql"``; open_storage finds it from
+    the server's version (see storage/mysql.py).
+    """
     if config.database.backend == "mysql":
         from chat_trio.storage.mysql import mysql_engine
 
         return SqlStore(
-            mysql_engine(config.mysql),
+            mysql_engine(config.mysql, dialect=mysql_dialect),
             build_schema(config.mysql.table_prefix),
             trio.CapacityLimiter(config.mysql.pool_size),
         )
@@ -74,8 +87,23 @@ def make_store(config: Config) -> SqlStore:
 
 @asynccontextmanager
 async def open_storage(config: Config, *, create: bool = True) -> AsyncIterator[SqlStore]:
-    """Open the configured database (creating missing tables) and close it on exit."""
-    store = make_store(config)
+    """Open the configured database and close it on exit.
+
+    With ``create`` (the default), a missing MySQL database is created, missing
+    tables are created and pending schema migrations are applied.
+
+    Raises:
+        StorageError: in one line, when the database cannot be reached or prepared.
+    """
+    mysql_dialect = "mysql"
+    if config.database.backend == "mysql":
+        from chat_trio.storage.mysql import prepare_server
+
+        server = await trio.to_thread.run_sync(
+            lambda: prepare_server(config.mysql, create_database=create)
+        )
+        mysql_dialect = server.dialect
+    store = make_store(config, mysql_dialect=mysql_dialect)
     try:
         if create:
             await store.create_schema()

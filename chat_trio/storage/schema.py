@@ -6,18 +6,27 @@ Times are milliseconds since the epoch in BIGINT columns: exact on both backends
 and the same number the wire carries in ``createAt``.
 
 chat.sql at the top of the repository is this schema rendered for MySQL; a test
-keeps the two equal. Change SCHEMA_VERSION and add a migration step with any
-change here.
+keeps the two equal (regenerate it with ``python -m chat_trio.storage.ddl >
+chat.sql``).
+
+Upgrades: the ``schema_version`` table records every version applied. With any
+change here, raise SCHEMA_VERSION to N and add ``MIGRATIONS[N]``, a function that
+takes a database at version N-1 to version N; ``create_schema`` runs the missing
+steps in order at start-up, each in its own transaction and recorded with it.
+A new database is created at SCHEMA_VERSION directly. (MySQL commits DDL
+implicitly, so a step should be written to be safe to run again.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -157,3 +166,11 @@ def build_schema(prefix: str = "") -> Schema:
         sessions=sessions,
         schema_version=schema_version,
     )
+
+
+#: One upgrade step: given a connection inside a transaction and the schema.
+Migration = Callable[[Connection, Schema], None]
+
+#: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
+#: first schema, so the keys are exactly 2..SCHEMA_VERSION.
+MIGRATIONS: dict[int, Migration] = {}

@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -30,7 +31,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
-from chat_trio.storage.schema import SCHEMA_VERSION, Schema
+from chat_trio.storage import schema as schema_mod
+from chat_trio.storage.schema import Schema
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,12 @@ def _new_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def _batch_returning(conn: Connection) -> bool:
+    return bool(
+        getattr(conn.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+    )
+
+
 class SqlStore:
     """Users, friends, groups, messages and login sessions in one SQL database."""
 
@@ -59,12 +67,7 @@ class SqlStore:
         self.engine = engine
         self.schema = schema
         self._limiter = limiter
-        t = schema.messages
-        # insert ... returning for many rows at once, where the dialect can keep order
-        self._batch_returning = bool(
-            getattr(engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
-        )
-        self._insert_message = insert(t)
+        self._insert_message = insert(schema.messages)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -84,17 +87,36 @@ class SqlStore:
         await self._run(self._create_schema)
 
     def _create_schema(self) -> None:
-        self.schema.metadata.create_all(self.engine, checkfirst=True)
         version = self.schema.schema_version
-        with self.engine.begin() as conn:
-            have = conn.execute(select(func.max(version.c.version))).scalar()
-            if have is None:
-                conn.execute(insert(version).values(version=SCHEMA_VERSION, applied_at=now_ms()))
-            elif have > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {have}, newer than this "
-                    f"chat-trio's {SCHEMA_VERSION}; upgrade chat-trio"
+        with self.engine.connect() as conn:
+            exists = inspect(conn).has_table(version.name)
+            have = conn.execute(select(func.max(version.c.version))).scalar() if exists else None
+        if have is None:
+            # a new database (or tables made by hand from chat.sql without the
+            # version row): create what is missing at the current version
+            self.schema.metadata.create_all(self.engine, checkfirst=True)
+            self._record_version(schema_mod.SCHEMA_VERSION)
+            return
+        if have > schema_mod.SCHEMA_VERSION:
+            raise StorageError(
+                f"the database has schema version {have}, newer than this "
+                f"chat-trio's {schema_mod.SCHEMA_VERSION}; upgrade chat-trio"
+            )
+        for step in range(have + 1, schema_mod.SCHEMA_VERSION + 1):
+            log.info("upgrading the database schema to version %d", step)
+            with self.engine.begin() as conn:
+                schema_mod.MIGRATIONS[step](conn, self.schema)
+                conn.execute(insert(version).values(version=step, applied_at=now_ms()))
+        self.schema.metadata.create_all(self.engine, checkfirst=True)
+
+    def _record_version(self, number: int) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(self.schema.schema_version).values(version=number, applied_at=now_ms())
                 )
+        except IntegrityError:
+            pass  # another node starting at the same time recorded it first
 
     async def schema_version(self) -> int | None:
         def read() -> int | None:
@@ -405,7 +427,10 @@ class SqlStore:
         if not rows:
             return []
         t = self.schema.messages
-        if self._batch_returning:
+        # insert ... returning for many rows at once where the dialect can keep
+        # their order (SQLite, MariaDB); asked of the connected dialect, because
+        # the MySQL dialects learn what the server can do only when they connect
+        if _batch_returning(conn):
             result = conn.execute(
                 self._insert_message.returning(t.c.id, sort_by_parameter_order=True), rows
             )
@@ -457,9 +482,12 @@ class SqlStore:
         )
 
     async def conversation(
-        self, a: User, b: User, *, limit: int = DEFAULT_HISTORY_LIMIT
+        self, a: User, b: User, *, limit: int = DEFAULT_HISTORY_LIMIT,
+        before: int | None = None, after: int | None = None,
     ) -> list[StoredMessage]:
-        """The last ``limit`` one-to-one messages between two users, oldest first."""
+        """One-to-one messages between two users, oldest first: the last ``limit``,
+        or the last ``limit`` before id ``before``, or the first ``limit`` after id
+        ``after``."""
         t = self.schema.messages
         where = and_(
             t.c.message_type == int(MessageType.USER),
@@ -468,52 +496,87 @@ class SqlStore:
                 and_(t.c.from_user_id == b.id, t.c.to_user_id == a.id),
             ),
         )
-        names = {a.id: (a.uuid, a.username), b.id: (b.uuid, b.username)}
-        return await self._history(where, limit, lambda to_id: names[to_id])
+        return await self._history(where, limit, before, after)
 
     async def group_history(
-        self, group: Group, *, limit: int = DEFAULT_HISTORY_LIMIT
+        self, group: Group, *, limit: int = DEFAULT_HISTORY_LIMIT,
+        before: int | None = None, after: int | None = None,
     ) -> list[StoredMessage]:
-        """The last ``limit`` messages of a group, oldest first."""
+        """A group's messages, oldest first, paged like ``conversation``."""
         t = self.schema.messages
         where = and_(t.c.message_type == int(MessageType.GROUP), t.c.to_user_id == group.id)
-        return await self._history(where, limit, lambda _to_id: (group.uuid, group.name))
+        return await self._history(where, limit, before, after)
+
+    async def messages_after(self, user: User, after: int, *, limit: int) -> list[StoredMessage]:
+        """Everything ``user`` can see with an id above ``after``, in id order: the
+        one-to-one messages they sent or received, and their groups' messages.
+        This is what a reconnecting client asks for to catch up."""
+        t, gm = self.schema.messages, self.schema.group_members
+        my_groups = select(gm.c.group_id).where(gm.c.user_id == user.id)
+        where = or_(
+            and_(
+                t.c.message_type == int(MessageType.USER),
+                or_(t.c.from_user_id == user.id, t.c.to_user_id == user.id),
+            ),
+            and_(t.c.message_type == int(MessageType.GROUP), t.c.to_user_id.in_(my_groups)),
+        )
+        return await self._history(where, limit, None, after)
 
     async def _history(
-        self, where: Any, limit: int, target: Callable[[int], tuple[str, str]]
+        self, where: Any, limit: int, before: int | None, after: int | None
     ) -> list[StoredMessage]:
-        t, u = self.schema.messages, self.schema.users
+        t, g = self.schema.messages, self.schema.groups
+        sender, target = self.schema.users.alias("sender"), self.schema.users.alias("target")
+        query = (
+            select(
+                t,
+                sender.c.uuid.label("from_uuid"),
+                sender.c.username.label("from_username"),
+                sender.c.avatar.label("from_avatar"),
+                func.coalesce(target.c.uuid, g.c.uuid).label("to_uuid"),
+                func.coalesce(target.c.username, g.c.name).label("to_name"),
+            )
+            .join(sender, sender.c.id == t.c.from_user_id)
+            .outerjoin(
+                target,
+                and_(t.c.message_type == int(MessageType.USER), target.c.id == t.c.to_user_id),
+            )
+            .outerjoin(
+                g, and_(t.c.message_type == int(MessageType.GROUP), g.c.id == t.c.to_user_id)
+            )
+            .where(where)
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(t.c.id < before)
+        if after is not None:
+            # The first `limit` after an id: ascending, so nothing is skipped.
+            query = query.where(t.c.id > after).order_by(t.c.id.asc())
+        else:
+            query = query.order_by(t.c.id.desc())
 
         def run() -> list[StoredMessage]:
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(t, u.c.uuid, u.c.username, u.c.avatar)
-                    .join(u, u.c.id == t.c.from_user_id)
-                    .where(where)
-                    .order_by(t.c.id.desc())
-                    .limit(limit)
-                ).all()
-            out = []
-            for r in reversed(rows):
-                m = r._mapping
-                to_uuid, to_username = target(m["to_user_id"])
-                out.append(
-                    StoredMessage(
-                        id=m["id"],
-                        from_uuid=m["uuid"],
-                        from_username=m["username"],
-                        avatar=m["avatar"],
-                        to_uuid=to_uuid,
-                        to_username=to_username,
-                        message_type=m["message_type"],
-                        content_type=m["content_type"],
-                        content=m["content"],
-                        url=m["url"],
-                        client_id=m["client_id"] or "",
-                        created_at_ms=m["created_at"],
-                    )
+                rows = list(conn.execute(query).all())
+            if after is None:
+                rows.reverse()
+            return [
+                StoredMessage(
+                    id=m["id"],
+                    from_uuid=m["from_uuid"],
+                    from_username=m["from_username"],
+                    avatar=m["from_avatar"],
+                    to_uuid=m["to_uuid"] or "",
+                    to_username=m["to_name"] or "",
+                    message_type=m["message_type"],
+                    content_type=m["content_type"],
+                    content=m["content"],
+                    url=m["url"],
+                    client_id=m["client_id"] or "",
+                    created_at_ms=m["created_at"],
                 )
-            return out
+                for m in (r._mapping for r in rows)
+            ]
 
         return await self._run(run)
 

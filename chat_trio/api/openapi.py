@@ -1,0 +1,376 @@
+"""The HTTP API described as OpenAPI 3.1, served at /openapi.json and as a page at /api-docs.
+
+tests/test_openapi.py keeps it true: every route of the app is documented and
+nothing else is, and every documented operation is called on a live server with
+its answer checked against the documented schema.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from quart import Blueprint, Response, jsonify
+
+from chat_trio import __version__
+
+blueprint = Blueprint("openapi", __name__)
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _envelope(data: Schema) -> Schema:
+    return {
+        "type": "object",
+        "required": ["code", "msg", "data"],
+        "properties": {"code": {"const": 0}, "msg": {"const": "SUCCESS"}, "data": data},
+    }
+
+
+def _strings(*names: str) -> dict[str, Schema]:
+    return {name: {"type": "string"} for name in names}
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Failure": {
+        "type": "object",
+        "required": ["code", "msg", "data"],
+        "properties": {"code": {"const": -1}, "msg": {"type": "string"}, "data": {"type": "null"}},
+    },
+    "User": {
+        "type": "object",
+        "required": ["uuid", "username", "nickname", "email", "avatar"],
+        "properties": _strings("uuid", "username", "nickname", "email", "avatar"),
+    },
+    "Login": {
+        "type": "object",
+        "required": ["uuid", "username", "token"],
+        "properties": _strings("uuid", "username", "nickname", "email", "avatar", "token"),
+    },
+    "Group": {
+        "type": "object",
+        "required": ["uuid", "groupId", "createAt", "name", "notice"],
+        "properties": {
+            **_strings("uuid", "createAt", "name", "notice"),
+            "groupId": {"type": "integer"},
+            "userId": {"type": "integer"},
+        },
+    },
+    "Found": {
+        "type": "object",
+        "required": ["user", "group"],
+        "properties": {"user": _ref("User"), "group": _ref("Group")},
+    },
+    "HistoryItem": {
+        "type": "object",
+        "required": [
+            "id", "fromUserId", "toUserId", "content", "contentType", "url", "createAt",
+            "fromUsername", "toUsername", "avatar",
+        ],
+        "properties": {
+            **_strings(
+                "fromUserId", "toUserId", "content", "url", "createAt", "fromUsername",
+                "toUsername", "avatar",
+            ),
+            "id": {"type": "integer"},
+            "contentType": {"type": "integer"},
+            "messageType": {"type": "integer"},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["name", "contentType", "mime", "size"],
+        "properties": {
+            "name": {"type": "string"},
+            "contentType": {"enum": [2, 3, 4, 5]},
+            "mime": {"type": "string"},
+            "size": {"type": "integer"},
+        },
+    },
+    "ClientConfig": {
+        "type": "object",
+        "required": ["iceServers", "heartbeatSeconds", "maxUploadBytes"],
+        "properties": {
+            "iceServers": {"type": "array", "items": {"type": "object"}},
+            "heartbeatSeconds": {"type": "integer"},
+            "maxUploadBytes": {"type": "integer"},
+            "appName": {"type": "string"},
+        },
+    },
+    "Health": {"type": "object", "required": ["status"], "properties": _strings("status")},
+    "Ready": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+    },
+}
+
+
+def _json_body(properties: dict[str, Schema], required: list[str]) -> Schema:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": required, "properties": properties}
+            }
+        },
+    }
+
+
+def _multipart(*fields: str) -> Schema:
+    properties = {f: {"type": "string"} for f in fields if f != "file"}
+    properties["file"] = {"type": "string", "format": "binary"}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": properties}
+            }
+        },
+    }
+
+
+def _path(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, required: bool = False, kind: str = "string") -> Schema:
+    return {"name": name, "in": "query", "required": required, "schema": {"type": kind}}
+
+
+_REFUSALS = {
+    "400": "bad input",
+    "401": "not logged in",
+    "403": "not allowed for this user",
+    "404": "no such thing",
+    "409": "already exists",
+    "413": "too large",
+    "429": "too many attempts",
+    "503": "database unavailable",
+}
+
+
+def _op(
+    summary: str,
+    data: Schema | None,
+    *,
+    status: str = "200",
+    refusals: tuple[str, ...] = ("401",),
+    auth: bool = True,
+    body: Schema | None = None,
+    parameters: list[Schema] | None = None,
+    raw: Schema | None = None,
+) -> Schema:
+    ok: Schema
+    if raw is not None:
+        ok = {"description": summary, "content": raw}
+    else:
+        schema = _envelope(data if data is not None else {"type": "null"})
+        ok = {"description": "success", "content": {"application/json": {"schema": schema}}}
+    responses: dict[str, Schema] = {status: ok}
+    for code in refusals:
+        responses[code] = {
+            "description": _REFUSALS[code],
+            "content": {"application/json": {"schema": _ref("Failure")}},
+        }
+    op: Schema = {"summary": summary, "responses": responses}
+    if not auth:
+        op["security"] = []
+    if body is not None:
+        op["requestBody"] = body
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+def _array(item: str) -> Schema:
+    return {"type": "array", "items": _ref(item)}
+
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/user/register": {
+        "post": _op(
+            "Create an account", _ref("User"), status="201", auth=False,
+            refusals=("400", "409", "413"),
+            body=_json_body(_strings("username", "password", "nickname", "email"),
+                            ["username", "password"]),
+        )
+    },
+    "/user/login": {
+        "post": _op(
+            "Log in: answers the user and a token, and sets the session cookie", _ref("Login"),
+            auth=False, refusals=("400", "401", "429"),
+            body=_json_body(_strings("username", "password"), ["username", "password"]),
+        )
+    },
+    "/user/logout": {"post": _op("Revoke this login", None, auth=False, refusals=())},
+    "/user/me": {"get": _op("The logged-in user", _ref("User"))},
+    "/user": {
+        "get": _op(
+            "The caller's friends", _array("User"), refusals=("401", "403"),
+            parameters=[_query("uuid")],
+        ),
+        "put": _op(
+            "Change the caller's profile (an empty password keeps it)", None,
+            refusals=("400", "401", "403"),
+            body=_json_body(_strings("username", "nickname", "email", "password"), []),
+        ),
+    },
+    "/user/name": {
+        "get": _op(
+            "A user and a group with exactly this name (empty fields where none)",
+            _ref("Found"), refusals=("400", "401"), parameters=[_query("name", True)],
+        )
+    },
+    "/user/{uuid}": {
+        "get": _op(
+            "A user's public details", _ref("User"), refusals=("401", "404"),
+            parameters=[_path("uuid")],
+        )
+    },
+    "/friend": {
+        "post": _op(
+            "Become friends with a user (both ways)", None,
+            refusals=("400", "401", "403", "404", "409"),
+            body=_json_body(_strings("uuid", "friendUsername"), ["friendUsername"]),
+        )
+    },
+    "/message": {
+        "get": _op(
+            "History, oldest first: a conversation (MessageType 1) or a group (2)",
+            _array("HistoryItem"), refusals=("400", "401", "403", "404"),
+            parameters=[
+                _query("Uuid", True), _query("MessageType", True), _query("FriendUsername"),
+                _query("limit", kind="integer"), _query("before", kind="integer"),
+                _query("after", kind="integer"),
+            ],
+        )
+    },
+    "/message/since": {
+        "get": _op(
+            "Catch-up: everything the caller can see after message id `id`, in id order",
+            _array("HistoryItem"), refusals=("400", "401"),
+            parameters=[_query("id", True, kind="integer"), _query("limit", kind="integer")],
+        )
+    },
+    "/file/{name}": {
+        "get": _op(
+            "A stored file's bytes", None, auth=False, refusals=("404",),
+            parameters=[_path("name")],
+            raw={"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        )
+    },
+    "/file": {
+        "post": _op(
+            "Upload an image as the caller's avatar; answers the stored name",
+            {"type": "string"}, refusals=("400", "401", "403", "413"),
+            body=_multipart("uuid", "file"),
+        )
+    },
+    "/upload": {
+        "post": _op(
+            "Upload a chat attachment (typed by its bytes)", _ref("Upload"), status="201",
+            refusals=("400", "401", "413"), body=_multipart("file"),
+        )
+    },
+    "/group/{uuid}": {
+        "get": _op(
+            "The caller's groups", _array("Group"), refusals=("401", "403"),
+            parameters=[_path("uuid")],
+        ),
+        "post": _op(
+            "Create a group; the caller is its first member", None, status="201",
+            refusals=("400", "401", "403", "409"), parameters=[_path("uuid")],
+            body=_json_body(_strings("name", "notice"), ["name"]),
+        ),
+    },
+    "/group/join/{userUuid}/{groupUuid}": {
+        "post": _op(
+            "Join a group", None, refusals=("401", "403", "404", "409"),
+            parameters=[_path("userUuid"), _path("groupUuid")],
+        )
+    },
+    "/group/user/{groupUuid}": {
+        "get": _op(
+            "A group's members (members only)", _array("User"), refusals=("401", "403", "404"),
+            parameters=[_path("groupUuid")],
+        )
+    },
+    "/client-config": {
+        "get": _op("Settings for browser clients", _ref("ClientConfig"), auth=False, refusals=())
+    },
+    "/healthz": {
+        "get": _op(
+            "The process is up", None, auth=False, refusals=(),
+            raw={"application/json": {"schema": _ref("Health")}},
+        )
+    },
+    "/readyz": {
+        "get": _op(
+            "The database (and bus) can be reached; 503 otherwise", None, auth=False,
+            refusals=(), raw={"application/json": {"schema": _ref("Ready")}},
+        )
+    },
+    "/metrics": {
+        "get": _op(
+            "Prometheus metrics", None, auth=False, refusals=(),
+            raw={"text/plain": {"schema": {"type": "string"}}},
+        )
+    },
+}
+
+
+def document() -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "chat-trio HTTP API",
+            "version": __version__,
+            "description": (
+                "go-chat's routes with its {code, msg, data} envelope and truthful status "
+                "codes. The chat itself runs over the WebSocket at /socket.io "
+                "(docs/protocol.md)."
+            ),
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "chat_trio_token"},
+            },
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": PATHS,
+    }
+
+
+@blueprint.get("/openapi.json")
+async def openapi_json() -> Response:
+    return jsonify(document())
+
+
+@blueprint.get("/api-docs")
+async def api_docs() -> Response:
+    """A plain page listing every operation (no scripts, so it works under the CSP)."""
+    rows = []
+    for path, operations in PATHS.items():
+        for method, op in operations.items():
+            codes = ", ".join(op["responses"])
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                f"</code></td><td>{html.escape(op['summary'])}</td><td>{codes}</td></tr>"
+            )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>chat-trio API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.3em .8em;"
+        "border-bottom:1px solid #ddd}</style></head><body><h1>chat-trio HTTP API</h1>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a> (OpenAPI 3.1). "
+        "Every answer is <code>{code, msg, data}</code>.</p><table><tr><th>method</th>"
+        "<th>path</th><th>what</th><th>statuses</th></tr>" + "".join(rows) +
+        "</table></body></html>"
+    )
+    return Response(page, mimetype="text/html")

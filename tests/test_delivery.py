@@ -1,0 +1,138 @@
+"""Delivery guarantees: acks and retries, several devices, order, catch-up."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from chat_trio.client import Connection
+from chat_trio.model import FrameType
+from tests.conftest import MakeUser, User, make_group
+from tests.test_socket import assert_nothing_more, welcome
+
+
+@pytest.fixture
+def server_limits() -> dict[str, object]:
+    # These tests stream thousands of messages; the per-session rate limit has its own test.
+    return {"messages_per_second": 100_000.0, "message_burst": 100_000}
+
+
+async def history(reader: User, other: User) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = await reader.api.request(
+        "GET", "/message",
+        params={"Uuid": reader.uuid, "MessageType": 1, "FriendUsername": other.username,
+                "limit": 1000},
+    )
+    return items
+
+
+async def next_ack(conn: Connection) -> tuple[str, int]:
+    with trio.fail_after(10):
+        while True:
+            frame = await conn.receive()
+            if frame.type == FrameType.ACK:
+                return frame.clientId, frame.id
+
+
+async def test_a_retry_with_the_same_client_id_is_stored_once(make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca, b.api.connect() as cb:
+        await welcome(ca)
+        await welcome(cb)
+        await ca.send_text(b.uuid, "only once", client_id="retry-1")
+        first = await next_ack(ca)
+        await ca.send_text(b.uuid, "only once", client_id="retry-1")
+        second = await next_ack(ca)
+        assert first == second == ("retry-1", first[1])
+        assert (await cb.receive()).content == "only once"
+        await assert_nothing_more(cb)  # the retry was not delivered again
+    assert [m["id"] for m in await history(b, a)] == [first[1]]
+
+
+async def test_every_session_of_a_user_receives_and_sees_what_it_sent(
+    make_user: MakeUser,
+) -> None:
+    a, b = await make_user(), await make_user()
+    group_uuid = await make_group(b, "devices", a)
+    async with (
+        a.api.connect() as phone,
+        a.api.connect() as laptop,
+        b.api.connect() as b1,
+        b.api.connect() as b2,
+    ):
+        for conn in (phone, laptop, b1, b2):
+            await welcome(conn)
+        await phone.send_text(b.uuid, "to both of b's devices")
+        await next_ack(phone)
+        for conn in (b1, b2, laptop):
+            got = await conn.receive()
+            assert (getattr(got, "from"), got.to, got.content) == (
+                a.uuid, b.uuid, "to both of b's devices",
+            )
+        await phone.send_text(group_uuid, "group too", group=True)
+        await next_ack(phone)
+        for conn in (b1, b2, laptop):
+            got = await conn.receive()
+            assert (getattr(got, "from"), got.to, got.content) == (group_uuid, a.uuid, "group too")
+        await assert_nothing_more(phone)  # the sending session gets only its acks
+
+
+async def test_order_per_conversation_under_concurrent_senders(make_user: MakeUser) -> None:
+    receiver = await make_user()
+    senders = [await make_user() for _ in range(3)]
+    per_sender = 150
+    got: list[tuple[str, int, int]] = []
+    async with receiver.api.connect() as cr:
+        await welcome(cr)
+
+        async def send(sender: User) -> None:
+            async with sender.api.connect() as cs:
+                await welcome(cs)
+                for i in range(per_sender):
+                    await cs.send_text(receiver.uuid, str(i))
+                for _ in range(per_sender):
+                    await next_ack(cs)
+
+        async def receive() -> None:
+            while len(got) < per_sender * len(senders):
+                frame = await cr.receive()
+                got.append((getattr(frame, "from"), int(frame.content), frame.id))
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receive)
+                for sender in senders:
+                    nursery.start_soon(send, sender)
+    ids = [message_id for _, _, message_id in got]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)  # delivered in id order
+    for sender in senders:
+        sequence = [n for who, n, _ in got if who == sender.uuid]
+        assert sequence == list(range(per_sender))
+        assert [int(str(m["content"])) for m in await history(receiver, sender)] == sequence
+
+
+async def test_catch_up_after_being_away_pages_a_large_backlog(make_user: MakeUser) -> None:
+    sender, away = await make_user(), await make_user()
+    group_uuid = await make_group(sender, "backlog", away)
+    total = 2500
+    async with sender.api.connect() as cs:
+        await welcome(cs)
+        last_seen = 0
+        for i in range(total):
+            await cs.send_text(group_uuid if i % 5 == 0 else away.uuid, f"m{i}", group=i % 5 == 0)
+        for _ in range(total):
+            await next_ack(cs)
+    seen: list[dict[str, object]] = []
+    while True:
+        page = await away.api.request(
+            "GET", "/message/since", params={"id": last_seen, "limit": 1000}
+        )
+        seen.extend(page)
+        if len(page) < 1000:
+            break
+        last_seen = int(page[-1]["id"])
+    assert [m["content"] for m in seen] == [f"m{i}" for i in range(total)]
+    ids = [int(str(m["id"])) for m in seen]
+    assert ids == sorted(ids) and len(set(ids)) == total
+    group_items = [m for m in seen if m["messageType"] == 2]
+    assert len(group_items) == total // 5 and group_items[0]["toUserId"] == group_uuid

@@ -1,0 +1,128 @@
+"""The OpenAPI document stays true: it lists exactly the app's routes, and every
+documented operation, called on a live server, answers with its documented status
+and a body that matches the documented schema (success and a refusal each)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from chat_trio.api import openapi
+from tests.conftest import PASSWORD, MakeUser, Server, make_group
+from tests.test_http_api import PNG
+
+#: Routes that are not part of the JSON API: the web client, the socket, the docs.
+NOT_API = {
+    "/", "/login", "/register", "/panel", "/panel/{}", "/assets/{}", "/favicon.svg",
+    "/socket.io", "/openapi.json", "/api-docs", "/static/{}",
+}
+
+
+def shape(path: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?[a-zA-Z_]+>|\{[a-zA-Z_]+\}", "{}", path)
+
+
+async def test_document_lists_exactly_the_apps_routes(server: Server) -> None:
+    from quart_trio import QuartTrio
+
+    from chat_trio.api import BLUEPRINTS
+
+    app = QuartTrio("routes-only")
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    served = {
+        (shape(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS") and shape(rule.rule) not in NOT_API
+    }
+    documented = {
+        (shape(path), method) for path, ops in openapi.PATHS.items() for method in ops
+    }
+    assert served == documented
+
+
+def check(response: httpx.Response, path: str, method: str) -> None:
+    document = openapi.document()
+    operation = document["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], (
+        f"{method.upper()} {path} answered {status}, not documented: {response.text[:200]}"
+    )
+    content = operation["responses"][status].get("content", {})
+    if "application/json" in content:
+        schema = {**content["application/json"]["schema"], "components": document["components"]}
+        jsonschema.Draft202012Validator(schema).validate(response.json())
+
+
+async def test_every_operation_answers_as_documented(
+    server: Server, make_user: MakeUser
+) -> None:
+    me, friend = await make_user(), await make_user()
+    group_uuid = await make_group(friend, "documented")
+    avatar = await me.api.request(
+        "POST", "/file", data={"uuid": me.uuid}, files={"file": ("a.png", PNG)}
+    )
+    calls: dict[tuple[str, str], dict[str, Any]] = {
+        ("/user/register", "post"): {"json": {"username": "newbie", "password": PASSWORD}},
+        ("/user/login", "post"): {"json": {"username": me.username, "password": PASSWORD}},
+        ("/user/logout", "post"): {},
+        ("/user/me", "get"): {},
+        ("/user", "get"): {"params": {"uuid": me.uuid}},
+        ("/user", "put"): {"json": {"nickname": "Documented"}},
+        ("/user/name", "get"): {"params": {"name": friend.username}},
+        ("/user/{uuid}", "get"): {"url": f"/user/{friend.uuid}"},
+        ("/friend", "post"): {"json": {"uuid": me.uuid, "friendUsername": friend.username}},
+        ("/message", "get"): {
+            "params": {"Uuid": me.uuid, "MessageType": 1, "FriendUsername": friend.username}
+        },
+        ("/message/since", "get"): {"params": {"id": 0}},
+        ("/file/{name}", "get"): {"url": f"/file/{avatar}"},
+        ("/file", "post"): {"data": {"uuid": me.uuid}, "files": {"file": ("b.png", PNG)}},
+        ("/upload", "post"): {"files": {"file": ("c.png", PNG)}},
+        ("/group/{uuid}", "get"): {"url": f"/group/{me.uuid}"},
+        ("/group/{uuid}", "post"): {"url": f"/group/{me.uuid}", "json": {"name": "mine"}},
+        ("/group/join/{userUuid}/{groupUuid}", "post"): {
+            "url": f"/group/join/{me.uuid}/{group_uuid}"
+        },
+        ("/group/user/{groupUuid}", "get"): {"url": f"/group/user/{group_uuid}"},
+        ("/client-config", "get"): {},
+        ("/healthz", "get"): {},
+        ("/readyz", "get"): {},
+        ("/metrics", "get"): {},
+    }
+    documented = {(p, m) for p, ops in openapi.PATHS.items() for m in ops}
+    assert set(calls) == documented
+    headers = {"Authorization": f"Bearer {me.me.token}"}
+    order = sorted(calls, key=lambda k: k == ("/user/logout", "post"))  # logout last
+    async with (
+        httpx.AsyncClient(base_url=server.url) as http,
+        httpx.AsyncClient(base_url=server.url) as anonymous,  # never logs in: no cookie
+    ):
+        for path, method in order:
+            kwargs = dict(calls[(path, method)])
+            url = kwargs.pop("url", path)
+            response = await http.request(method.upper(), url, headers=headers, **kwargs)
+            assert response.status_code < 300, (path, method, response.text[:200])
+            check(response, path, method)
+            # and a refusal: without a login where one is needed, else a bad request
+            operation = openapi.PATHS[path][method]
+            if "401" in operation["responses"] and operation.get("security") != []:
+                refused = await anonymous.request(method.upper(), url, **kwargs)
+                assert refused.status_code == 401
+                check(refused, path, method)
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/api-docs"])
+async def test_document_and_page_are_served(server: Server, path: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get(path)
+    assert response.status_code == 200
+    if path == "/openapi.json":
+        assert response.json()["openapi"] == "3.1.0"
+    else:
+        assert "/user/register" in response.text

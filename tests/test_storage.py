@@ -1,0 +1,209 @@
+"""The Store contract, on both backends: SQLite and the real MariaDB/MySQL.
+
+Each MariaDB test gets its own table prefix in the run's throwaway database, so
+these tests also show that ``tablePrefix`` is honored.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_lib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, select
+
+from chat_trio.config import Config, MysqlConfig
+from chat_trio.errors import Conflict, StorageError
+from chat_trio.model import MessageType, NewMessage, User
+from chat_trio.storage import SqlStore, open_storage
+from chat_trio.storage import schema as schema_mod
+from chat_trio.storage import sql as sql_mod
+from chat_trio.storage.schema import SCHEMA_VERSION, Schema
+from tests.conftest import fresh_mysql, mysql_admin, server_config
+
+#: 4-byte UTF-8 (outside the BMP): what utf8mb3 tables lose.
+FOUR_BYTES = "𝄞 😀 🀄 👩‍💻"
+
+
+@pytest.fixture
+def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
+    mysql = None
+    if backend == "mysql":
+        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
+    return server_config(tmp_path, mysql=mysql)
+
+
+@pytest.fixture
+async def store(store_config: Config) -> AsyncIterator[SqlStore]:
+    async with open_storage(store_config) as opened:
+        yield opened
+
+
+async def new_user(store: SqlStore, name: str | None = None) -> User:
+    name = name or f"u-{uuid_lib.uuid4().hex[:8]}"
+    return await store.create_user(
+        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
+    )
+
+
+def message(sender: User, to: User, content: str, client_id: str = "", at: int = 1) -> NewMessage:
+    return NewMessage(
+        sender=sender, to_uuid=to.uuid, to_id=to.id, message_type=MessageType.USER,
+        content_type=1, content=content, url="", client_id=client_id, created_at_ms=at,
+    )
+
+
+async def test_schema_version_is_recorded(store: SqlStore) -> None:
+    assert await store.schema_version() == SCHEMA_VERSION
+    await store.create_schema()  # opening again changes nothing
+    assert await store.schema_version() == SCHEMA_VERSION
+
+
+async def test_batch_stored_in_order_with_increasing_ids(store: SqlStore) -> None:
+    a, b = await new_user(store), await new_user(store)
+    batch = [message(a, b, f"m{i}", client_id=f"c{i}", at=100 + i) for i in range(300)]
+    stored = await store.store_messages(batch)
+    ids = [m.id for m, _ in stored]
+    assert ids == sorted(ids) and len(set(ids)) == 300
+    assert all(is_new for _, is_new in stored)
+    assert [m.content for m, _ in stored] == [f"m{i}" for i in range(300)]
+    history = await store.conversation(a, b, limit=1000)
+    assert [(m.id, m.content, m.client_id) for m in history] == [
+        (m.id, m.content, m.client_id) for m, _ in stored
+    ]
+
+
+async def test_batch_without_returning_is_one_insert_per_row(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL has no INSERT ... RETURNING: the same batch, one INSERT per row, one commit."""
+    monkeypatch.setattr(sql_mod, "_batch_returning", lambda _conn: False)
+    a, b = await new_user(store), await new_user(store)
+    batch = [message(a, b, f"m{i}", client_id=f"c{i}") for i in range(20)]
+    stored = await store.store_messages([*batch, batch[3]])
+    ids = [m.id for m, _ in stored]
+    assert ids[:20] == sorted(ids[:20]) and len(set(ids)) == 20 and ids[20] == ids[3]
+    history = await store.conversation(a, b)
+    assert [(m.id, m.content) for m in history] == [(m.id, m.content) for m, _ in stored[:20]]
+
+
+async def test_retried_client_id_gets_the_first_id(store: SqlStore) -> None:
+    a, b = await new_user(store), await new_user(store)
+    [(first, new)] = await store.store_messages([message(a, b, "once", client_id="k")])
+    assert new
+    again = await store.store_messages(
+        [message(a, b, "once", client_id="k"), message(a, b, "two", client_id="k2"),
+         message(a, b, "two", client_id="k2")]
+    )
+    assert (again[0][0].id, again[0][1]) == (first.id, False)
+    assert again[1][1] and not again[2][1] and again[1][0].id == again[2][0].id
+    assert len(await store.conversation(a, b)) == 2
+
+
+async def test_a_batch_is_one_transaction(store: SqlStore) -> None:
+    a, b = await new_user(store), await new_user(store)
+    ghost = User(id=10**9, uuid="ghost", username="ghost", nickname="", email="", avatar="")
+    # the last row breaks a foreign key: the rows before it must not stay behind
+    batch = [message(a, b, "fine 1"), message(a, b, "fine 2"), message(ghost, b, "bad")]
+    with pytest.raises(StorageError):
+        await store.store_messages(batch)
+    assert await store.conversation(a, b) == []
+
+
+async def test_four_byte_utf8_round_trip(store: SqlStore) -> None:
+    a = await new_user(store, f"{FOUR_BYTES}-{uuid_lib.uuid4().hex[:6]}")
+    b = await new_user(store)
+    [(stored, _)] = await store.store_messages([message(a, b, FOUR_BYTES * 100)])
+    [back] = await store.conversation(a, b)
+    assert back.content == FOUR_BYTES * 100 and back.id == stored.id
+    assert back.from_username == a.username
+    found = await store.user_by_username(a.username)
+    assert found is not None and found.username == a.username
+
+
+async def test_unique_names_are_conflicts(store: SqlStore) -> None:
+    a = await new_user(store, "same-name")
+    with pytest.raises(Conflict):
+        await new_user(store, "same-name")
+    await store.create_group(a, uuid=str(uuid_lib.uuid4()), name="g", notice="")
+    with pytest.raises(Conflict):
+        await store.create_group(a, uuid=str(uuid_lib.uuid4()), name="g", notice="")
+
+
+async def test_newer_database_schema_is_refused(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION - 1)
+    with pytest.raises(StorageError, match="newer than this"):
+        await store.create_schema()
+
+
+async def test_migration_steps_run_once_in_order(
+    store_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_storage(store_config) as store:
+        a, b = await new_user(store), await new_user(store)
+        await store.store_messages([message(a, b, "before the upgrade")])
+    ran: list[int] = []
+
+    def add_table(conn: Connection, schema: Schema) -> None:
+        ran.append(SCHEMA_VERSION + 1)
+        extra = Table(f"{schema.users.name}_extra", MetaData(), Column("n", Integer))
+        extra.create(conn, checkfirst=True)
+
+    def add_row(conn: Connection, schema: Schema) -> None:
+        ran.append(SCHEMA_VERSION + 2)
+        extra = Table(f"{schema.users.name}_extra", MetaData(), Column("n", Integer))
+        conn.execute(extra.insert().values(n=7))
+
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    monkeypatch.setitem(schema_mod.MIGRATIONS, SCHEMA_VERSION + 1, add_table)
+    monkeypatch.setitem(schema_mod.MIGRATIONS, SCHEMA_VERSION + 2, add_row)
+    for _ in range(2):
+        async with open_storage(store_config) as store:
+            assert await store.schema_version() == SCHEMA_VERSION + 2
+            extra = Table(f"{store.schema.users.name}_extra", MetaData(), Column("n", Integer))
+
+            def read(store: SqlStore = store, extra: Table = extra) -> list[int]:
+                with store.engine.connect() as conn:
+                    return list(conn.execute(select(extra.c.n)).scalars())
+
+            assert await trio.to_thread.run_sync(read) == [7]
+            assert [m.content for m in await store.conversation(a, b)] == ["before the upgrade"]
+    assert ran == [SCHEMA_VERSION + 1, SCHEMA_VERSION + 2]  # once each, in order
+
+
+def test_migration_steps_cover_every_version() -> None:
+    assert set(schema_mod.MIGRATIONS) == set(range(2, SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+async def test_mysql_tables_carry_the_prefix_and_utf8mb4(store: SqlStore) -> None:
+    config = store.engine.url
+    prefix = store.schema.users.name.removesuffix("users")
+    assert prefix
+    conn = mysql_admin(
+        MysqlConfig(host=config.host or "", port=config.port or 3306,
+                    user=config.username or "", password=config.password or "")
+    )
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT TABLE_NAME, TABLE_COLLATION, ENGINE FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME LIKE %s",
+            (config.database, prefix.replace("_", "\\_") + "%"),
+        )
+        rows = cursor.fetchall()
+    names = {t.name for t in store.schema.metadata.sorted_tables}
+    assert {r[0] for r in rows} == names
+    assert {(r[1], r[2]) for r in rows} == {("utf8mb4_unicode_ci", "InnoDB")}
+    assert store.engine.dialect.name in ("mariadb", "mysql")
+
+
+async def test_unreachable_mysql_is_one_clear_error(tmp_path: Path) -> None:
+    config = server_config(tmp_path, mysql=MysqlConfig(host="127.0.0.1", port=1, timeout=2))
+    refused = r"cannot connect to MySQL/MariaDB as root@127\.0\.0\.1:1\b"
+    with pytest.raises(StorageError, match=refused):
+        async with open_storage(config):
+            pass
