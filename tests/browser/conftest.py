@@ -85,6 +85,11 @@ class ChatServer:
             f'path = "{(self.workdir / "chat.db").as_posix()}"\n'
             "[staticPath]\n"
             f'filePath = "{files.as_posix()}/"\n'
+            # Cheap password hashing: the tests register many users.
+            "[auth]\n"
+            "argon2TimeCost = 1\n"
+            "argon2MemoryKib = 1024\n"
+            "argon2Parallelism = 1\n"
             "[log]\n"
             'level = "info"\n'
             f'path = "{(self.workdir / "server.log").as_posix()}"\n',
