@@ -164,10 +164,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[playwright_sync.Browser]:
+    # Like the other suites' services, a missing browser fails the run.
     if playwright_sync is None:
-        pytest.skip("playwright is not installed")
+        pytest.fail("playwright is missing: pip install -e '.[test]'")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     playwright_sync.expect.set_options(timeout=WAIT_MS)
     with playwright_sync.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
