@@ -4,6 +4,8 @@ import { decodeMessage, encodeMessage } from "./proto";
 
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 8000;
+// A handshake that has not finished by then is abandoned and retried.
+const OPEN_TIMEOUT_MS = 10000;
 
 export class ChatSocket {
   constructor({ userUuid, token, heartbeatSeconds = 10 }) {
@@ -18,6 +20,9 @@ export class ChatSocket {
     this.listeners = { message: new Set(), state: new Set(), open: new Set() };
     this.heartbeat = null;
     this.retry = null;
+    this.lastHeard = 0;
+    this.pingSentAt = 0;
+    this.missed = 0;
   }
 
   on(event, fn) {
@@ -53,8 +58,13 @@ export class ChatSocket {
     const ws = new WebSocket(this.url());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => {
+      if (ws === this.ws && ws.readyState === WebSocket.CONNECTING) this.dropAndRetry();
+    }, OPEN_TIMEOUT_MS);
     ws.onopen = () => {
       if (ws !== this.ws) return;
+      clearTimeout(this.openTimer);
       this.backoff = MIN_BACKOFF_MS;
       const reconnected = this.connects > 0;
       this.connects += 1;
@@ -64,6 +74,7 @@ export class ChatSocket {
     };
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
+      this.lastHeard = Date.now();
       if (!(ev.data instanceof ArrayBuffer)) return;
       let msg;
       try {
@@ -76,25 +87,47 @@ export class ChatSocket {
     };
     ws.onclose = () => {
       if (ws !== this.ws) return;
-      this.stopHeartbeat();
-      this.ws = null;
-      if (this.closed) {
-        this.setState("closed");
-        return;
-      }
-      this.setState("reconnecting");
-      const wait = this.backoff;
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
-      this.retry = setTimeout(() => this.connect(), wait);
+      this.dropAndRetry();
     };
     ws.onerror = () => {
       // onclose follows and schedules the retry.
     };
   }
 
+  // Forgets the current socket (its late events are ignored) and schedules
+  // the next attempt.
+  dropAndRetry() {
+    this.stopHeartbeat();
+    const old = this.ws;
+    this.ws = null;
+    if (old && old.readyState <= WebSocket.OPEN) old.close();
+    if (this.closed) {
+      this.setState("closed");
+      return;
+    }
+    this.setState("reconnecting");
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+    this.retry = setTimeout(() => this.connect(), wait);
+  }
+
+  // Pings every heartbeatMs. When two pings in a row get no answer (nor any
+  // other frame) before the next tick, the connection is taken for dead and
+  // replaced. Counting ticks rather than seconds keeps a throttled background
+  // tab from dropping a healthy connection.
   startHeartbeat() {
     this.stopHeartbeat();
+    this.lastHeard = Date.now();
+    this.pingSentAt = 0;
+    this.missed = 0;
     this.heartbeat = setInterval(() => {
+      if (this.pingSentAt && this.lastHeard < this.pingSentAt) this.missed += 1;
+      else this.missed = 0;
+      if (this.missed >= 2) {
+        this.dropAndRetry();
+        return;
+      }
+      this.pingSentAt = Date.now();
       this.send({ type: "heatbeat", content: "ping" });
     }, this.heartbeatMs);
   }
@@ -117,6 +150,7 @@ export class ChatSocket {
 
   close() {
     this.closed = true;
+    clearTimeout(this.openTimer);
     if (this.retry) clearTimeout(this.retry);
     this.stopHeartbeat();
     if (this.ws) this.ws.close(1000);
