@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -63,3 +65,32 @@ def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer
     finally:
         alice.page.context.close()
         bob.page.context.close()
+
+
+def test_silent_server_is_detected_by_the_heartbeat(
+    browser: Browser, own_server: ChatServer
+) -> None:
+    alice = register_and_login(browser, own_server, unique("alice"))
+    try:
+        # Ping every 0.2 s instead of every heartbeatSeconds, to keep the test short.
+        alice.page.evaluate(
+            """() => {
+                const s = window.__chatTrio.socket;
+                s.heartbeatMs = 200;
+                s.startHeartbeat();
+            }"""
+        )
+        assert own_server.proc is not None
+        os.kill(own_server.proc.pid, signal.SIGSTOP)
+        try:
+            # The socket stays open, but the pings go unanswered.
+            expect(alice.page.get_by_test_id("conn-status")).to_have_attribute(
+                "data-state", "reconnecting"
+            )
+        finally:
+            os.kill(own_server.proc.pid, signal.SIGCONT)
+        alice.page.wait_for_function("() => window.__chatTrio.connects >= 2")
+        alice.expect_online()
+        assert alice.errors == []
+    finally:
+        alice.page.context.close()
