@@ -118,6 +118,12 @@ export default function Panel() {
     };
   }, [navigate]);
 
+  // The tab's title carries the number of unread messages.
+  useEffect(() => {
+    const total = Object.values(unread).reduce((a, n) => a + n, 0);
+    document.title = total > 0 ? `(${total}) chat-trio` : "chat-trio";
+  }, [unread]);
+
   const conversations = useMemo(() => {
     const list = [
       ...friends.map((f) => ({
