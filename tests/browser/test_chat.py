@@ -145,8 +145,10 @@ def test_unread_mark_and_notification(
     expect(alice.page.locator(".ant-notification-notice", has_text="psst, Alice")).to_be_visible()
     carol.send_text("are you busy?")
     expect(unread).to_have_attribute("data-count", "2")
+    expect(alice.page).to_have_title("(2) chat-trio")
     alice.open_conv(carol.username)
     expect(unread).to_have_count(0)
+    expect(alice.page).to_have_title("chat-trio")
     expect(incoming(alice)).to_have_count(2)
 
 
