@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from .conftest import PASSWORD, ROOT, ChatServer, User
 from .media import png
@@ -284,3 +284,24 @@ def test_inline_file_from_an_older_client(friends: tuple[User, User]) -> None:
     assert href
     body = bob.page.evaluate("href => fetch(href).then(r => r.text())", href)
     assert body == "hello from 2021"
+
+
+def test_routes(make_user: Callable[..., User], server: ChatServer, browser: Browser) -> None:
+    alice = make_user("alice")
+    uuid = alice.page.evaluate("() => window.__chatTrio.me.uuid")
+    page = alice.page
+    for path in ("/", "/login", "/panel/someone-else"):
+        page.goto(path)
+        expect(page).to_have_url(f"{server.url}/panel/{uuid}")
+        alice.expect_online()
+    # Without a session every route leads to the login form.
+    stranger = browser.new_context(base_url=server.url)
+    try:
+        other = stranger.new_page()
+        for path in ("/", "/panel/" + uuid):
+            other.goto(path)
+            expect(other).to_have_url(f"{server.url}/login")
+        other.goto("/register")
+        expect(other.get_by_test_id("register-username")).to_be_visible()
+    finally:
+        stranger.close()
