@@ -22,7 +22,7 @@ import trio
 from chat_trio import codec
 from chat_trio.config import LimitsConfig
 from chat_trio.directory import Directory
-from chat_trio.errors import ProtocolError
+from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.files import FileStore
 from chat_trio.hub import Fanout, HubEvent
 from chat_trio.metrics import Metrics
@@ -90,6 +90,11 @@ class Intake:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
         try:
             await self._handle(session, message)
+        except StorageError:
+            # A lookup the caches could not answer, while the database is away: the
+            # frame is refused like any other, and the session goes on.
+            self._metrics.messages_refused.labels("503").inc()
+            raise ProtocolError(503, "the database is not available; try again") from None
         except ProtocolError as refused:
             self._metrics.messages_refused.labels(str(refused.code)).inc()
             raise

@@ -137,3 +137,30 @@ async def test_readyz_fails_when_the_database_is_stopped(
         assert body["status"] == "not ready"
         assert body["checks"]["database"] != "ok"
         assert (await http.get("/healthz")).status_code == 200  # the process is still up
+
+
+async def test_a_lookup_during_an_outage_is_a_503_frame_not_a_dead_session(
+    nursery: trio.Nursery, tmp_path: Path, mariadb_database: str
+) -> None:
+    """A group the caches do not know, looked up while the database is away."""
+    from chat_trio.client import ChatClient
+    from tests.conftest import PASSWORD
+
+    proxy = TcpProxy()
+    await nursery.start(proxy.run)
+    config = server_config(tmp_path).replace("database", backend="mysql").replace(
+        "mysql", port=proxy.port, name=mariadb_database, timeout=2.0
+    )
+    server = await start_server(nursery, config, tmp_path)
+    async with ChatClient(server.url) as a:
+        await a.signup("during", PASSWORD)
+        async with a.connect() as conn:
+            await welcome(conn)
+            proxy.stop()
+            await conn.send_text("a-group-nobody-cached", "hello?", group=True)
+            with trio.fail_after(20):
+                error = await conn.receive()
+            assert (error.type, error.code) == (FrameType.ERROR, 503)
+            await conn.heartbeat()
+            with trio.fail_after(10):
+                assert (await conn.receive()).content == "pong"
