@@ -305,3 +305,15 @@ def test_routes(make_user: Callable[..., User], server: ChatServer, browser: Bro
         expect(other.get_by_test_id("register-username")).to_be_visible()
     finally:
         stranger.close()
+
+
+def test_too_large_file_is_refused(friends: tuple[User, User]) -> None:
+    alice, _bob = friends
+    limit = alice.page.evaluate("() => fetch('/client-config').then(r => r.json())")["data"][
+        "maxUploadBytes"
+    ]
+    alice.page.get_by_test_id("file-input").set_input_files(
+        {"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * (limit + 1)}
+    )
+    expect(alice.page.locator(".ant-message-error", has_text="too large")).to_be_visible()
+    expect(alice.messages()).to_have_count(0)
