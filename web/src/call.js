@@ -3,6 +3,9 @@
 import { CT } from "./proto";
 
 const IDLE = { phase: "idle" };
+// An unanswered call gives up after this long (the peer may be offline: the
+// server relays a dial to nobody without saying so).
+const RING_TIMEOUT_MS = 45000;
 
 const TYPES = {
   audio: {
@@ -46,6 +49,13 @@ export class CallManager {
     this.cameraTrack = null;
     this.pendingIce = [];
     this.listeners = new Set();
+    this.ringTimeoutMs = RING_TIMEOUT_MS;
+    this.ringTimer = null;
+  }
+
+  startRinging(onTimeout) {
+    clearTimeout(this.ringTimer);
+    this.ringTimer = setTimeout(onTimeout, this.ringTimeoutMs);
   }
 
   subscribe(fn) {
@@ -101,10 +111,16 @@ export class CallManager {
     if (this.state.phase !== "dialing") return;
     this.set({ localStream: this.localStream });
     this.signal("dial");
+    this.startRinging(() => {
+      if (this.state.phase !== "dialing") return;
+      this.notify(`${this.state.peer.username} did not answer`, "warning");
+      this.hangup();
+    });
   }
 
   async accept() {
     if (this.state.phase !== "ringing") return;
+    clearTimeout(this.ringTimer);
     this.set({ phase: "connecting" });
     try {
       this.localStream = await this.media(this.state.kind);
@@ -206,9 +222,15 @@ export class CallManager {
           sharing: false,
           peer: { uuid: msg.from, username: msg.fromUsername || msg.from },
         });
+        this.startRinging(() => {
+          if (this.state.phase !== "ringing") return;
+          this.notify(`Missed call from ${this.state.peer.username}`, "info");
+          this.reset();
+        });
         return;
       case "accept":
         if (!fromPeer || this.state.phase !== "dialing") return;
+        clearTimeout(this.ringTimer);
         this.set({ phase: "connecting" });
         this.createPeer();
         await this.offer();
@@ -298,6 +320,7 @@ export class CallManager {
   }
 
   reset() {
+    clearTimeout(this.ringTimer);
     if (this.screenTrack) this.screenTrack.stop();
     this.screenTrack = null;
     this.screenSender = null;
