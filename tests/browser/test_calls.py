@@ -117,3 +117,12 @@ def test_jpeg_frames_from_an_older_client(friends: tuple[User, User]) -> None:
     bob.page.wait_for_function(
         "() => document.querySelector('[data-testid=frame-img]').naturalWidth === 64"
     )
+
+
+def test_unanswered_call_gives_up(friends: tuple[User, User]) -> None:
+    alice, bob = friends
+    bob.page.close()  # Bob is offline: the dial goes nowhere.
+    alice.page.evaluate("() => { window.__chatTrio.calls.ringTimeoutMs = 500; }")
+    alice.page.get_by_test_id("call-audio").click()
+    expect(alice.page.locator(".ant-message-notice", has_text="did not answer")).to_be_visible()
+    expect(alice.page.get_by_test_id("call-panel")).to_have_count(0)
