@@ -141,6 +141,17 @@ async def find_by_name() -> Response:
     )
 
 
+@blueprint.get("/user/online")
+async def online() -> Response:
+    """Whether a user has a live session on this node or on another one."""
+    await current_user()
+    uuid = request.args.get("uuid", "").strip()
+    if not uuid:
+        raise ProtocolError(400, "`uuid` is required")
+    s = services()
+    return ok({"uuid": uuid, "online": s.hub.is_online(uuid) or s.bus.is_online_elsewhere(uuid)})
+
+
 @blueprint.get("/user/<uuid>")
 async def user_details(uuid: str) -> Response:
     await current_user()
