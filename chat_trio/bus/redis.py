@@ -89,6 +89,11 @@ def _members(reply: Reply) -> set[str]:
     return {_text(r) for r in reply} if isinstance(reply, list) else set()
 
 
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    inner = group.exceptions[0]
+    return _first(inner) if isinstance(inner, BaseExceptionGroup) else inner
+
+
 class RedisBus:
     """Live delivery and presence across nodes through one Redis server."""
 
@@ -132,6 +137,7 @@ class RedisBus:
         self._was_up = False
         self._problem = "not connected yet"
         self._down_since: float | None = None
+        self._grace_until = 0.0
         self._published = 0
         self._received = 0
         self._dropped = 0
@@ -190,14 +196,21 @@ class RedisBus:
         delay = BACKOFF[0]
         try:
             while True:
+                problem: str | None = None
                 try:
                     await self._session()
-                except RedisUnavailable as exc:
+                except* RedisUnavailable as group:
+                    problem = str(_first(group))
+                except* Exception as group:
+                    # A bug here must not take the node down: report it, start over.
+                    log.error("bus: unexpected failure", exc_info=_first(group))
+                    problem = f"internal error: {_first(group)!r}"
+                if problem is not None:
                     if self._connected or self._down_since is None:
-                        self._went_down(str(exc))
+                        self._went_down(problem)
                     else:
-                        self._problem = str(exc)
-                        log.debug("bus: Redis still unreachable: %s", exc)
+                        self._problem = problem
+                        log.debug("bus: Redis still unreachable: %s", problem)
                 if self._was_up:
                     self._was_up = False
                     delay = BACKOFF[0]
@@ -219,6 +232,7 @@ class RedisBus:
                 for _ in range(2):
                     await self._confirmation(subscriber)
                 await self._register(command)
+                self._grace_until = trio.current_time() + self._node_ttl
                 self._reload.update(await self._beat(command))
                 self._reload.update(self._holds)
                 await self._load(command)
@@ -316,6 +330,10 @@ class RedisBus:
             dead = set(others) - live
             if dead:
                 await command.execute(("SREM", self._nodes_key, *sorted(dead)))
+        if trio.current_time() < self._grace_until:
+            # Just reconnected (perhaps to a restarted, empty Redis): the nodes we
+            # knew get one TTL to register again before their users count as gone.
+            live |= set(self._holds)
         for node in set(self._holds) - live:
             log.info("bus: node %s is gone; its users are offline", node)
             self._set_node(node, set())
@@ -329,8 +347,12 @@ class RedisBus:
         if not nodes:
             return
         replies = await command.execute(*(("SMEMBERS", self._users_key(n)) for n in nodes))
+        in_grace = trio.current_time() < self._grace_until
         for node, reply in zip(nodes, replies, strict=True):
-            self._set_node(node, _members(reply))
+            users = _members(reply)
+            if in_grace and not users and node in self._holds:
+                continue  # not registered again yet: keep what we knew (see _beat)
+            self._set_node(node, users)
 
     def _set_node(self, node: str, users: set[str]) -> None:
         old = self._holds.get(node, set())
