@@ -64,7 +64,7 @@ async def main(frames: int, size: int, recipients: int) -> None:
         for user in users:
             b.presence_changed(user, True)
         with trio.fail_after(30):
-            while not all(a.is_online_elsewhere(u) for u in users):  # noqa: ASYNC110
+            while not all(a.nodes_elsewhere(u) for u in users):  # noqa: ASYNC110
                 await trio.sleep(0.01)
         payload = b"x" * size
         before = await stats()

@@ -78,8 +78,8 @@ async def test_two_buses_share_presence_and_frames(nursery: trio.Nursery) -> Non
     await until(lambda: a.health() == "ok" and b.health() == "ok")
 
     a.presence_changed("alice", True)
-    await until(lambda: b.is_online_elsewhere("alice"))
-    assert not a.is_online_elsewhere("alice")  # her own node is not "elsewhere"
+    await until(lambda: b.nodes_elsewhere("alice") == 1)
+    assert a.nodes_elsewhere("alice") == 0  # her own node is not "elsewhere"
 
     b.publish(b"frame bytes", ("alice", "nobody"))
     with trio.fail_after(10):
@@ -87,7 +87,7 @@ async def test_two_buses_share_presence_and_frames(nursery: trio.Nursery) -> Non
     assert event == Fanout(b"frame bytes", ("alice",))
 
     a.presence_changed("alice", False)
-    await until(lambda: not b.is_online_elsewhere("alice"))
+    await until(lambda: b.nodes_elsewhere("alice") == 0)
     assert b.statistics().nodes == 2
 
 

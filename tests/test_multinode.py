@@ -207,6 +207,16 @@ async def wait_online(api: ChatClient, user_uuid: str, expected: bool = True) ->
     await until(check)
 
 
+async def wait_nodes(api: ChatClient, user_uuid: str, nodes: int) -> None:
+    """Until the node ``api`` talks to sees ``user_uuid`` on ``nodes`` nodes."""
+
+    async def check() -> bool:
+        answer = await api.request("GET", "/user/online", params={"uuid": user_uuid})
+        return int(answer["nodes"]) == nodes
+
+    await until(check)
+
+
 async def ready(url: str, status: int = 200) -> None:
     """Until the node's /readyz answers ``status``."""
     async with httpx.AsyncClient() as http:
@@ -289,10 +299,10 @@ async def test_same_user_on_two_nodes(cluster: Cluster) -> None:
         async with (
             alice.connect() as ca, bob.connect() as on_b, bob_elsewhere.connect() as on_c,
         ):
-            await wait_online(alice, me(bob))
+            await wait_nodes(alice, me(bob), 2)
+            await wait_nodes(bob, me(bob), 2)
+            await wait_nodes(bob_elsewhere, me(bob), 2)
             await wait_online(bob, me(alice))
-            await wait_online(bob_elsewhere, me(alice))
-            # node a knows both of bob's nodes once c has announced him too
             await send_acked(ca, me(bob), "to both of bob's sessions")
             await expect(on_b, "to both of bob's sessions")
             await expect(on_c, "to both of bob's sessions")

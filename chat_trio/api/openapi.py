@@ -62,8 +62,12 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Online": {
         "type": "object",
-        "required": ["uuid", "online"],
-        "properties": {"uuid": {"type": "string"}, "online": {"type": "boolean"}},
+        "required": ["uuid", "online", "nodes"],
+        "properties": {
+            "uuid": {"type": "string"},
+            "online": {"type": "boolean"},
+            "nodes": {"type": "integer", "minimum": 0},
+        },
     },
     "Found": {
         "type": "object",

@@ -143,13 +143,14 @@ async def find_by_name() -> Response:
 
 @blueprint.get("/user/online")
 async def online() -> Response:
-    """Whether a user has a live session on this node or on another one."""
+    """Whether a user has a live session, and on how many nodes."""
     await current_user()
     uuid = request.args.get("uuid", "").strip()
     if not uuid:
         raise ProtocolError(400, "`uuid` is required")
     s = services()
-    return ok({"uuid": uuid, "online": s.hub.is_online(uuid) or s.bus.is_online_elsewhere(uuid)})
+    nodes = int(s.hub.is_online(uuid)) + s.bus.nodes_elsewhere(uuid)
+    return ok({"uuid": uuid, "online": nodes > 0, "nodes": nodes})
 
 
 @blueprint.get("/user/<uuid>")

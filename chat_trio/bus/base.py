@@ -38,8 +38,8 @@ class Bus(Protocol):
         """The user's first session on this node opened (True) or its last closed."""
         ...
 
-    def is_online_elsewhere(self, user_uuid: str) -> bool:
-        """Whether another live node holds a session of this user."""
+    def nodes_elsewhere(self, user_uuid: str) -> int:
+        """How many other live nodes hold a session of this user."""
         ...
 
     def health(self) -> str:

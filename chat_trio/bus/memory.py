@@ -23,8 +23,8 @@ class MemoryBus:
     def presence_changed(self, user_uuid: str, online: bool) -> None:
         pass
 
-    def is_online_elsewhere(self, user_uuid: str) -> bool:
-        return False
+    def nodes_elsewhere(self, user_uuid: str) -> int:
+        return 0
 
     def health(self) -> str:
         return "ok"

@@ -167,8 +167,8 @@ class RedisBus:
         self._pending[user_uuid] = online
         self._wake()
 
-    def is_online_elsewhere(self, user_uuid: str) -> bool:
-        return bool(self._where.get(user_uuid))
+    def nodes_elsewhere(self, user_uuid: str) -> int:
+        return len(self._where.get(user_uuid, ()))
 
     def health(self) -> str:
         if self._connected:
