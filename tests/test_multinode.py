@@ -25,7 +25,7 @@ import pymysql
 import pytest
 import trio
 
-from chat_trio.client import ChatClient, Connection
+from chat_trio.client import ChatClient, Connection, Message
 from chat_trio.model import FrameType
 from tests.conftest import PASSWORD
 from tests.test_cli import cli_env, free_port
@@ -268,6 +268,14 @@ async def test_one_to_one_between_nodes(cluster: Cluster) -> None:
         await expect(cb, "hello from node a")
         await send_acked(cb, me(alice), "hello back from node b")
         await expect(ca, "hello back from node b")
+        # signaling is relayed, never stored, and crosses nodes the same way
+        offer = '{"type":"offer","sdp":"v=0"}'
+        await ca.send(Message(to=me(bob), type=FrameType.WEBRTC, content=offer, messageType=1))
+        with trio.fail_after(STEP):
+            relayed = await cb.receive_chat()
+        assert (relayed.type, relayed.content, getattr(relayed, "from")) == (
+            FrameType.WEBRTC, offer, me(alice),
+        )
 
 
 async def test_group_spread_over_three_nodes(cluster: Cluster) -> None:
