@@ -71,6 +71,7 @@ async def serve(
         hub.on_presence = bus.presence_changed
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)
+        metrics.watch_bus(bus.statistics)
         writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
         services = Services(

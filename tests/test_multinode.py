@@ -276,6 +276,14 @@ async def test_one_to_one_between_nodes(cluster: Cluster) -> None:
         assert (relayed.type, relayed.content, getattr(relayed, "from")) == (
             FrameType.WEBRTC, offer, me(alice),
         )
+    async with httpx.AsyncClient() as http:
+        exposition = (await http.get(f"{b.url}/metrics")).text
+    assert "chat_trio_bus_connected 1.0" in exposition
+    assert "chat_trio_bus_nodes 3.0" in exposition
+    received = next(
+        line for line in exposition.splitlines() if line.startswith("chat_trio_bus_received")
+    )
+    assert float(received.split()[-1]) >= 2
 
 
 async def test_group_spread_over_three_nodes(cluster: Cluster) -> None:
