@@ -1,6 +1,6 @@
 """Load two chat-trio nodes (MariaDB + Redis) and measure cross-node delivery.
 
-    python bench/multinode.py --pairs 20 --messages 500 [--same-node]
+    python benchmarks/multinode.py --pairs 20 --messages 500 [--same-node]
 
 Starts two ``chat_trio serve`` processes on a throwaway MariaDB database and a
 fresh Redis key prefix, signs up ``pairs`` senders on node A and as many

@@ -1,6 +1,6 @@
 """The Redis bus alone: frames per second from one node's bus to another's.
 
-    python bench/bus.py [--frames 50000] [--size 200] [--recipients 1]
+    python benchmarks/bus.py [--frames 50000] [--size 200] [--recipients 1]
 
 Two RedisBus objects in one process (each with its own connections, as two
 nodes would have), no database and no sockets to clients: node B holds the

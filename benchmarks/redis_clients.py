@@ -1,6 +1,6 @@
 """PING round trips and pipelined PUBLISHes through three Redis clients, from Trio.
 
-    pip install redis trio-asyncio && python bench/redis_clients.py
+    pip install redis trio-asyncio && python benchmarks/redis_clients.py
 
 Compares redis.asyncio driven from Trio through trio-asyncio, redis.asyncio on
 plain asyncio (what it costs without the bridge), and chat_trio.bus.resp (the
