@@ -383,14 +383,17 @@ class RedisBus:
                 next_resync = now + RESYNC
             if self._reload:
                 await self._load(command)
-            await self._flush(command)
+            await self._flush(command, until=next_beat)
+            if self._pending or self._outbox:
+                continue  # a heartbeat is due before the rest: liveness comes first
             with trio.move_on_at(next_beat):
                 await self._wake_receive.receive()
 
-    async def _flush(self, command: RedisConnection) -> None:
-        """Write pending presence changes, then every queued frame, in batches."""
+    async def _flush(self, command: RedisConnection, *, until: float) -> None:
+        """Write pending presence changes, then the queued frames, in batches,
+        until nothing is left or the clock reaches ``until``."""
         me = self._node_id
-        while self._pending or self._outbox:
+        while (self._pending or self._outbox) and trio.current_time() < until:
             commands: list[tuple[Arg, ...]] = []
             if self._pending:
                 pending, self._pending = self._pending, {}
