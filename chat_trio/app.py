@@ -4,11 +4,12 @@
 
     serve()                        root nursery
     ├── hub.run                    routes frames to sessions
+    ├── bus.run                    other nodes: their frames in, ours out, presence
     ├── writer.run                 stores chat messages in batches, then hands them on
     └── hypercorn serve(app)       HTTP API, uploads, web client, /socket.io
         └── one nursery per WebSocket: reader + writer (session.py)
 
-Start order: storage (tables created if missing), the hub, the writer, then the
+Start order: storage (tables created if missing), the hub, the bus, the writer, then the
 listener, so no request can arrive before what it needs is running. On shutdown
 the listener stops first, sessions get ``gracefulTimeout`` seconds, then the hub
 and writer are cancelled and storage is closed.
@@ -25,6 +26,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from chat_trio.api import create_app
 from chat_trio.auth import Accounts
+from chat_trio.bus import open_bus
 from chat_trio.config import Config
 from chat_trio.directory import Directory
 from chat_trio.files import FileStore
@@ -65,9 +67,12 @@ async def serve(
     files.ensure_root()
     async with open_storage(config) as store, trio.open_nursery() as nursery:
         hub = Hub()
+        bus = open_bus(config, hub.inbox)
+        hub.on_presence = bus.presence_changed
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)
-        writer = StoreWriter(store, hub.inbox, metrics=metrics)
+        metrics.watch_bus(bus.statistics)
+        writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
         services = Services(
             config=config,
@@ -84,10 +89,13 @@ async def serve(
                 hub_inbox=hub.inbox,
                 persist=writer.queue,
                 metrics=metrics,
+                bus=bus,
             ),
             metrics=metrics,
+            bus=bus,
         )
         await nursery.start(hub.run)
+        await nursery.start(bus.run)
         await nursery.start(writer.run)
 
         async def run_http(task_status: trio.TaskStatus[list[str]]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -99,6 +100,8 @@ class StaticPathConfig:
 class MsgChannelConfig:
     channel_type: str = _key("channelType", "memory")
     redis_url: str = _key("redisUrl", "redis://127.0.0.1:6379/0")
+    #: Prefix of every Redis key and channel, so several deployments can share one Redis.
+    redis_prefix: str = _key("redisPrefix", "chat_trio")
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,11 @@ def _validate(config: Config) -> None:
             all(o.startswith(("http://", "https://")) and o.count("/") == 2
                 for o in config.server.allowed_origins),
             "each origin must look like https://host[:port]",
+        ),
+        (
+            "msgChannelType", "redisPrefix",
+            re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", config.msg_channel.redis_prefix) is not None,
+            "must be 1-64 letters, digits, '_', '.' or '-'",
         ),
         ("mysql", "poolSize", config.mysql.pool_size >= 1, "must be at least 1"),
         ("auth", "tokenTtl", config.auth.token_ttl > 0, "must be positive"),

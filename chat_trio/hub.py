@@ -16,7 +16,7 @@ produced the event), so a fan-out to a thousand members is a thousand
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,6 +89,9 @@ class Hub:
         self._sessions: dict[str, list[Peer]] = {}
         self._deliveries = 0
         self._refused = 0
+        #: Told ``(user uuid, True)`` when a user's first session here registers and
+        #: ``(user uuid, False)`` when its last one leaves; must not block (the bus).
+        self.on_presence: Callable[[str, bool], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -103,7 +106,10 @@ class Hub:
             case Reply(peer, payload):
                 self._deliver(peer, payload)
             case Register(peer):
-                self._sessions.setdefault(peer.user_uuid, []).append(peer)
+                held = self._sessions.setdefault(peer.user_uuid, [])
+                held.append(peer)
+                if len(held) == 1 and self.on_presence is not None:
+                    self.on_presence(peer.user_uuid, True)
                 self._deliver(peer, codec.welcome_frame(peer.user_uuid))
             case Unregister(peer):
                 peers = self._sessions.get(peer.user_uuid)
@@ -111,6 +117,8 @@ class Hub:
                     peers.remove(peer)
                     if not peers:
                         del self._sessions[peer.user_uuid]
+                        if self.on_presence is not None:
+                            self.on_presence(peer.user_uuid, False)
 
     def _fanout(self, payload: bytes, recipients: Iterable[str], skip: Peer | None) -> None:
         sessions = self._sessions

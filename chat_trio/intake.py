@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import trio
 
 from chat_trio import codec
+from chat_trio.bus import Bus, MemoryBus
 from chat_trio.config import LimitsConfig
 from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError, StorageError
@@ -75,8 +76,11 @@ class Intake:
         hub_inbox: trio.MemorySendChannel[HubEvent],
         persist: trio.MemorySendChannel[PersistRequest],
         metrics: Metrics | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self._directory = directory
+        #: Carries relayed frames to the other nodes (a no-op on one node).
+        self._bus: Bus = bus or MemoryBus()
         self._files = files
         self._limits = limits
         self._hub_inbox = hub_inbox
@@ -144,7 +148,9 @@ class Intake:
             raise ProtocolError(404, "no such user")
         message.id = 0
         message.createAt = 0
-        await self._hub_inbox.send(Fanout(codec.relay_frame(message), (message.to,)))
+        frame = codec.relay_frame(message)
+        await self._hub_inbox.send(Fanout(frame, (message.to,)))
+        self._bus.publish(frame, (message.to,))
 
     async def _chat(self, session: Session, message: codec.Message) -> None:
         if len(message.clientId) > 64:

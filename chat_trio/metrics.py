@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from chat_trio.bus.base import BusStatistics
 from chat_trio.hub import HubStatistics
 
 #: The exposition format's content type.
@@ -43,6 +44,35 @@ class _HubCollector(Collector):
             "chat_trio_deliveries_refused",
             "Frames the hub could not hand over (session closing, or cut off as slow).",
             value=stats.refused,
+        )
+
+
+class _BusCollector(Collector):
+    def __init__(self, statistics: Callable[[], BusStatistics]) -> None:
+        self._statistics = statistics
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        stats = self._statistics()
+        yield GaugeMetricFamily(
+            "chat_trio_bus_connected", "1 while the bus reaches its engine (always, in memory).",
+            value=int(stats.connected),
+        )
+        yield GaugeMetricFamily(
+            "chat_trio_bus_nodes", "Live nodes this node knows of, itself included.",
+            value=stats.nodes,
+        )
+        yield CounterMetricFamily(
+            "chat_trio_bus_published", "Messages handed to the bus for other nodes.",
+            value=stats.published,
+        )
+        yield CounterMetricFamily(
+            "chat_trio_bus_received", "Messages other nodes sent to this one.",
+            value=stats.received,
+        )
+        yield CounterMetricFamily(
+            "chat_trio_bus_dropped",
+            "Messages for other nodes dropped from a full queue while the bus was down.",
+            value=stats.dropped,
         )
 
 
@@ -89,6 +119,9 @@ class Metrics:
 
     def watch_hub(self, statistics: Callable[[], HubStatistics]) -> None:
         self.registry.register(_HubCollector(statistics))
+
+    def watch_bus(self, statistics: Callable[[], BusStatistics]) -> None:
+        self.registry.register(_BusCollector(statistics))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

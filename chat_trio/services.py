@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chat_trio.auth import Accounts
+from chat_trio.bus import Bus
 from chat_trio.config import Config
 from chat_trio.directory import Directory
 from chat_trio.files import FileStore
@@ -30,3 +31,4 @@ class Services:
     writer: StoreWriter
     intake: Intake
     metrics: Metrics
+    bus: Bus

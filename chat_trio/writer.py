@@ -2,7 +2,8 @@
 
 It takes whatever is queued (no timer: a batch is what piled up while the last
 one was being written), stores it in one transaction, and then, in id order,
-sends the hub one delivery per message and the sender an ack. So one fsync
+sends the hub one delivery per message (and the bus the same, for sessions on
+other nodes) and the sender an ack. So one fsync
 covers a whole burst, and nothing is delivered or acked before it is on disk.
 When the database fails, each sender of the batch gets an error frame (code
 503) instead of an ack: nothing is dropped without a word, and the next batch
@@ -17,6 +18,7 @@ import logging
 import trio
 
 from chat_trio import codec
+from chat_trio.bus import Bus, MemoryBus
 from chat_trio.errors import StorageError
 from chat_trio.hub import Fanout, HubEvent, Reply
 from chat_trio.intake import PersistRequest
@@ -36,8 +38,11 @@ class StoreWriter:
         queue_size: int = 4096,
         max_batch: int = 512,
         metrics: Metrics | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self._store = store
+        #: Carries each stored message to the other nodes (a no-op on one node).
+        self._bus: Bus = bus or MemoryBus()
         self._metrics = metrics or Metrics()
         self._hub_inbox = hub_inbox
         self._max_batch = max_batch
@@ -91,10 +96,9 @@ class StoreWriter:
                     else codec.delivery_frame(message)
                 )
                 # The sender's other sessions (tabs, devices) see what it sent too.
-                everyone = (*request.recipients, request.message.sender.uuid)
-                await self._hub_inbox.send(
-                    Fanout(frame, tuple(dict.fromkeys(everyone)), skip=request.origin)
-                )
+                everyone = tuple(dict.fromkeys((*request.recipients, request.message.sender.uuid)))
+                await self._hub_inbox.send(Fanout(frame, everyone, skip=request.origin))
+                self._bus.publish(frame, everyone)
             if message.client_id:
                 ack = codec.ack_frame(message.client_id, message.id, message.created_at_ms)
                 await self._hub_inbox.send(Reply(request.origin, ack))

@@ -60,3 +60,17 @@ async def test_a_refusing_peer_does_not_stop_the_others() -> None:
     hub = await run_events(Register(slow), Register(fine), Fanout(b"z", ("s", "f")))
     assert fine.got[-1] == b"z"
     assert hub.statistics().refused == 2  # the welcome and the message
+
+
+async def test_presence_hook_hears_first_and_last_session_only() -> None:
+    heard: list[tuple[str, bool]] = []
+    hub = Hub()
+    hub.on_presence = lambda user, online: heard.append((user, online))
+    a1, a2 = FakePeer("a"), FakePeer("a")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        for event in (Register(a1), Register(a2), Unregister(a1), Unregister(a2), Unregister(a2)):
+            await hub.inbox.send(event)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert heard == [("a", True), ("a", False)]

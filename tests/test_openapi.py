@@ -75,6 +75,7 @@ async def test_every_operation_answers_as_documented(
         ("/user", "get"): {"params": {"uuid": me.uuid}},
         ("/user", "put"): {"json": {"nickname": "Documented"}},
         ("/user/name", "get"): {"params": {"name": friend.username}},
+        ("/user/online", "get"): {"params": {"uuid": friend.uuid}},
         ("/user/{uuid}", "get"): {"url": f"/user/{friend.uuid}"},
         ("/friend", "post"): {"json": {"uuid": me.uuid, "friendUsername": friend.username}},
         ("/message", "get"): {

@@ -60,6 +60,15 @@ SCHEMAS: dict[str, Schema] = {
             "userId": {"type": "integer"},
         },
     },
+    "Online": {
+        "type": "object",
+        "required": ["uuid", "online", "nodes"],
+        "properties": {
+            "uuid": {"type": "string"},
+            "online": {"type": "boolean"},
+            "nodes": {"type": "integer", "minimum": 0},
+        },
+    },
     "Found": {
         "type": "object",
         "required": ["user", "group"],
@@ -224,6 +233,12 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": _op(
             "A user and a group with exactly this name (empty fields where none)",
             _ref("Found"), refusals=("400", "401"), parameters=[_query("name", True)],
+        )
+    },
+    "/user/online": {
+        "get": _op(
+            "Whether a user has a live session on any node",
+            _ref("Online"), refusals=("400", "401"), parameters=[_query("uuid", True)],
         )
     },
     "/user/{uuid}": {

@@ -141,6 +141,18 @@ async def find_by_name() -> Response:
     )
 
 
+@blueprint.get("/user/online")
+async def online() -> Response:
+    """Whether a user has a live session, and on how many nodes."""
+    await current_user()
+    uuid = request.args.get("uuid", "").strip()
+    if not uuid:
+        raise ProtocolError(400, "`uuid` is required")
+    s = services()
+    nodes = int(s.hub.is_online(uuid)) + s.bus.nodes_elsewhere(uuid)
+    return ok({"uuid": uuid, "online": nodes > 0, "nodes": nodes})
+
+
 @blueprint.get("/user/<uuid>")
 async def user_details(uuid: str) -> Response:
     await current_user()
