@@ -90,6 +90,7 @@ async def serve(
                 persist=writer.queue,
                 metrics=metrics,
                 bus=bus,
+                is_online=lambda uuid: hub.is_online(uuid) or bus.nodes_elsewhere(uuid) > 0,
             ),
             metrics=metrics,
             bus=bus,

@@ -15,6 +15,7 @@ import binascii
 import re
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -44,6 +45,7 @@ _KIND: dict[int, str] = {
     ContentType.AUDIO: "audio",
     ContentType.VIDEO: "video",
 }
+_DIALS = frozenset({ContentType.AUDIO_DIAL, ContentType.VIDEO_DIAL})
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
 
 
@@ -77,8 +79,11 @@ class Intake:
         persist: trio.MemorySendChannel[PersistRequest],
         metrics: Metrics | None = None,
         bus: Bus | None = None,
+        is_online: Callable[[str], bool] = lambda _uuid: True,
     ) -> None:
         self._directory = directory
+        #: Whether a user has a live session on any node (refuses calls to nobody).
+        self._is_online = is_online
         #: Carries relayed frames to the other nodes (a no-op on one node).
         self._bus: Bus = bus or MemoryBus()
         self._files = files
@@ -146,6 +151,9 @@ class Intake:
             raise ProtocolError(400, "calls and signaling go to one user, not to a group")
         if await self._directory.user(message.to) is None:
             raise ProtocolError(404, "no such user")
+        if message.contentType in _DIALS and not self._is_online(message.to):
+            # Ringing nobody would leave the caller waiting: say so at once.
+            raise ProtocolError(404, "that user is not online")
         message.id = 0
         message.createAt = 0
         frame = codec.relay_frame(message)

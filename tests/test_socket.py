@@ -297,3 +297,18 @@ async def test_url_must_name_an_uploaded_file(make_user: MakeUser) -> None:
         assert (await next_of_type(ca, FrameType.ACK)).clientId == "u"
 
 
+
+
+async def test_a_call_to_someone_offline_is_refused_at_once(make_user: MakeUser) -> None:
+    caller, away = await make_user(), await make_user()
+    async with caller.api.connect() as conn:
+        await welcome(conn)
+        await conn.send(Message(to=away.uuid, contentType=ContentType.AUDIO_DIAL, messageType=1))
+        refused = await next_of_type(conn, FrameType.ERROR)
+        assert (refused.code, refused.content) == (404, "that user is not online")
+        async with away.api.connect() as answering:
+            await welcome(answering)
+            await conn.send(
+                Message(to=away.uuid, contentType=ContentType.VIDEO_DIAL, messageType=1)
+            )
+            assert (await answering.receive()).contentType == ContentType.VIDEO_DIAL
