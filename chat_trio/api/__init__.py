@@ -1,6 +1,8 @@
 """The HTTP side: a QuartTrio app with one blueprint per resource.
 
-Routes use storage and the hub's inbox through Services, never sessions. Every
+Routes use storage and the hub's inbox through Services, never sessions. The
+WebSocket (/socket.io) is not a Quart route: the front door hands upgrades to
+api/socket.py before hypercorn sees them. Every
 refusal, whatever raised it, leaves as the JSON envelope with a truthful status.
 """
 
@@ -12,7 +14,7 @@ from quart import Response
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chat_trio.api import files, friends, groups, messages, socket, users, web
+from chat_trio.api import files, friends, groups, messages, users, web
 from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
@@ -28,7 +30,7 @@ def create_app(services: Services) -> QuartTrio:
     app.extensions[EXTENSION_KEY] = services
     app.config["MAX_CONTENT_LENGTH"] = services.config.limits.max_upload_bytes + MULTIPART_OVERHEAD
     app.config["JSON_SORT_KEYS"] = False
-    for module in (users, friends, groups, messages, files, socket, web):
+    for module in (users, friends, groups, messages, files, web):
         app.register_blueprint(module.blueprint)
 
     @app.errorhandler(ProtocolError)
