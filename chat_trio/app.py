@@ -6,13 +6,25 @@
     ├── hub.run                    routes frames to sessions
     ├── bus.run                    other nodes: their frames in, ours out, presence
     ├── writer.run                 stores chat messages in batches, then hands them on
-    └── hypercorn serve(app)       HTTP API, uploads, web client, /socket.io
-        └── one nursery per WebSocket: reader + writer (session.py)
+    └── FrontDoor.serve            the one port (transport/frontdoor.py)
+        ├── hypercorn lifespan     quart-trio startup/shutdown (app.nursery)
+        └── one task per connection: reads the first request head, then either
+            ├── GET /socket.io upgrade -> api/socket.py: token check, 101, then
+            │   one Session nursery: reader + writer (session.py) over a
+            │   WebSocket that owns its socket (transport/websocket.py)
+            └── anything else -> hypercorn's Trio connection handler (HTTP API,
+                uploads, web client), with the bytes already read
+
+The WebSocket does not go through hypercorn: the hub's synchronous
+``deliver()`` writes a frame straight to the client's socket when the socket can
+take it, and the session's writer task only handles a backlog. See
+docs/performance.md for why and for the measurements.
 
 Start order: storage (tables created if missing), the hub, the bus, the writer, then the
 listener, so no request can arrive before what it needs is running. On shutdown
-the listener stops first, sessions get ``gracefulTimeout`` seconds, then the hub
-and writer are cancelled and storage is closed.
+the listener stops first, sessions are closed with code 1001 and connections get
+``gracefulTimeout`` seconds, then the hub and writer are cancelled and storage is
+closed.
 """
 
 from __future__ import annotations
@@ -22,9 +34,9 @@ from collections.abc import Awaitable, Callable
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from chat_trio.api import create_app
+from chat_trio.api.socket import SocketEndpoint
 from chat_trio.auth import Accounts
 from chat_trio.bus import open_bus
 from chat_trio.config import Config
@@ -35,6 +47,7 @@ from chat_trio.intake import Intake
 from chat_trio.metrics import Metrics
 from chat_trio.services import Services
 from chat_trio.storage import open_storage
+from chat_trio.transport import FrontDoor
 from chat_trio.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -47,7 +60,6 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.graceful_timeout = config.server.graceful_timeout
-    hc.websocket_max_message_size = config.limits.max_frame_bytes
     hc.keep_alive_timeout = 30
     return hc
 
@@ -100,12 +112,14 @@ async def serve(
         await nursery.start(writer.run)
 
         async def run_http(task_status: trio.TaskStatus[list[str]]) -> None:
-            await hypercorn_serve(
+            front_door = FrontDoor(
                 create_app(services),
                 hypercorn_config(config),
-                shutdown_trigger=shutdown_trigger,
-                task_status=task_status,
+                SocketEndpoint(services),
+                host=config.server.host,
+                port=config.server.port,
             )
+            await front_door.serve(shutdown_trigger=shutdown_trigger, task_status=task_status)
             # Every session has ended: store what is still queued, then stop.
             writer.queue.close()
             with trio.move_on_after(config.server.graceful_timeout):

@@ -1,4 +1,4 @@
-"""The command line: ``chat-trio serve | initdb | adduser | check-config``.
+"""The command line: ``chat-trio serve | initdb | adduser | check-config | bench``.
 
 Holds no business logic: it reads arguments and the config, sets up logging
 (the only place that does), and runs the coroutine it was asked for.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import runpy
 import signal
 import sys
 import uuid as uuid_lib
@@ -147,6 +148,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    return run_bench(args.bench_args)
+
+
+def run_bench(bench_args: Sequence[str]) -> int:
+    """Run benchmarks/bench.py of this source checkout with ``bench_args``."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+    if not script.is_file():
+        print("chat-trio: bench needs a source checkout (benchmarks/bench.py)", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *bench_args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat-trio",
@@ -184,10 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("check-config", "read and validate the configuration, then exit")\
         .set_defaults(func=cmd_check_config)
+
+    bench = commands.add_parser(
+        "bench", add_help=False,
+        help="benchmark against the relay peers (benchmarks/bench.py; --help for its options)",
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # every option after it belongs to the benchmark script
+        return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

@@ -1,13 +1,20 @@
 """One client connection: a nursery holding a reader task and a writer task.
 
-The reader decodes frames and hands each to the intake; the writer drains the
-session's bounded outbox to the socket, and is the only task that writes to it
-(pongs and error frames included). The hub reaches the session only through
-``deliver()``, a synchronous ``send_nowait`` into that outbox. When the outbox is
-full the client is not keeping up: the session is closed with code 1013 and the
-hub moves on, never waiting. When either task ends, the nursery cancels the
-other, the session unregisters (exactly once, in ``finally``) and the
-connection closes.
+The reader decodes frames and hands each to the intake. The hub reaches the
+session only through ``deliver()``, which is synchronous and never waits: it
+hands the bytes to the transport's ``send_nowait``, which writes them straight
+to the socket when the socket can take them and otherwise queues them in a
+bounded backlog, in order, behind whatever is queued already. The writer task
+owns that backlog: it sleeps until there is one and writes it when the socket
+is writable. So the common case, a client that keeps up, costs one ``send()``
+and no task switch; the writer only works for clients that fall behind.
+
+When the backlog is full the client is not keeping up: the session is closed
+with code 1013 and the hub moves on, never waiting. When either task ends, the
+nursery cancels the other, the session unregisters (exactly once, in
+``finally``) and the connection closes with the session's close code: 1000
+normal, 1001 server shutting down, 1008 policy, 1009 frame too big, 1011
+internal error, 1013 slow consumer, or the code the client closed with.
 
 The socket is behind the small ``Transport`` protocol so that the WebSocket
 implementation can change without touching this module or the hub.
@@ -15,6 +22,7 @@ implementation can change without touching this module or the hub.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +34,7 @@ from chat_trio import codec
 from chat_trio.errors import ProtocolError
 from chat_trio.hub import HubEvent, Register, Unregister
 from chat_trio.model import FrameType, User
+from chat_trio.transport.websocket import TransportClosed
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +48,7 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 _session_ids = itertools.count(1)
 
-
-class TransportClosed(Exception):
-    """The peer closed the connection, or it broke."""
+__all__ = ["Session", "Transport", "TransportClosed"]
 
 
 class Transport(Protocol):
@@ -51,8 +58,18 @@ class Transport(Protocol):
         """The next message. Raises TransportClosed when the connection is gone."""
         ...
 
-    async def send(self, data: bytes) -> None:
-        """Send one binary message. Raises TransportClosed when the connection is gone."""
+    def send_nowait(self, data: bytes) -> None:
+        """Send one binary message now, or queue it behind those already queued.
+
+        Raises:
+            trio.WouldBlock: the queue is full (the client is not keeping up).
+            TransportClosed: the connection is closing or gone.
+        """
+        ...
+
+    async def run_writer(self) -> None:
+        """Write queued messages as the socket takes them; return when the connection
+        is done. Run by the session's writer task only."""
         ...
 
     async def close(self, code: int, reason: str) -> None:
@@ -74,14 +91,12 @@ class Session:
         *,
         hub_inbox: trio.MemorySendChannel[HubEvent],
         handle_frame: FrameHandler,
-        outbox_frames: int,
     ) -> None:
         self.user = user
         self.id = next(_session_ids)
         self._transport = transport
         self._hub_inbox = hub_inbox
         self._handle_frame = handle_frame
-        self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](outbox_frames)
         self._cancel_scope: trio.CancelScope | None = None
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
@@ -91,22 +106,30 @@ class Session:
     def user_uuid(self) -> str:
         return self.user.uuid
 
+    @property
+    def close_code(self) -> int:
+        """The code the connection is (or will be) closed with."""
+        return self._close_code
+
     def __repr__(self) -> str:
         return f"<Session {self.id} of {self.user.username}>"
 
     def deliver(self, payload: bytes) -> bool:
-        """Queue ``payload`` for the client. Never blocks.
+        """Send ``payload`` to the client, or queue it. Never blocks.
 
-        Returns False when the session is closed, or when its outbox is full: then
-        the session is closed as a slow consumer (code 1013) right away.
+        Returns False when the session is closed, or when its backlog is full:
+        then the session is closed as a slow consumer (code 1013) right away.
         """
+        if self._closing:
+            return False
         try:
-            self._outbox_send.send_nowait(payload)
+            self._transport.send_nowait(payload)
         except trio.WouldBlock:
-            log.info("%r: outbox full, closing as a slow consumer", self)
+            log.info("%r: backlog full, closing as a slow consumer", self)
             self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer: too many undelivered messages")
             return False
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
+        except TransportClosed:
+            self.close(CLOSE_NORMAL, "")
             return False
         return True
 
@@ -115,7 +138,6 @@ class Session:
         if not self._closing:
             self._closing = True
             self._close_code, self._close_reason = code, reason
-        self._outbox_send.close()
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
@@ -135,7 +157,7 @@ class Session:
             log.exception("%r: crashed", self)
             self._close_code, self._close_reason = CLOSE_INTERNAL, "internal error"
         finally:
-            self._outbox_send.close()
+            self._closing = True
             with trio.CancelScope(shield=True):
                 await self._hub_inbox.send(Unregister(self))
                 with trio.move_on_after(2):
@@ -146,7 +168,10 @@ class Session:
         while True:
             try:
                 frame = await self._transport.receive()
-            except TransportClosed:
+            except TransportClosed as closed:
+                if closed.code is not None and not self._closing:
+                    self._closing = True
+                    self._close_code, self._close_reason = closed.code, closed.reason
                 return
             message: codec.Message | None = None
             try:
@@ -161,9 +186,6 @@ class Session:
                 self.deliver(codec.error_frame(refused.code, refused.reason, client_id))
 
     async def _writer(self, scope: trio.CancelScope) -> None:
-        try:
-            async for payload in self._outbox_receive:
-                await self._transport.send(payload)
-        except TransportClosed:
-            pass
+        with contextlib.suppress(TransportClosed):
+            await self._transport.run_writer()
         scope.cancel()

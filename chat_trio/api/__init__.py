@@ -1,6 +1,8 @@
 """The HTTP side: a QuartTrio app with one blueprint per resource.
 
-Routes use storage and the hub's inbox through Services, never sessions. Every
+Routes use storage and the hub's inbox through Services, never sessions. The
+WebSocket (/socket.io) is not a Quart route: the front door hands upgrades to
+api/socket.py before hypercorn sees them. Every
 refusal, whatever raised it, leaves as the JSON envelope with a truthful status.
 """
 
@@ -12,18 +14,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chat_trio.api import (
-    files,
-    friends,
-    groups,
-    messages,
-    openapi,
-    ops,
-    security,
-    socket,
-    users,
-    web,
-)
+from chat_trio.api import files, friends, groups, messages, openapi, ops, security, users, web
 from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
@@ -52,7 +43,7 @@ def _refusal(status: int, reason: str) -> Response:
 
 #: Every blueprint of the app, in registration order.
 BLUEPRINTS = tuple(
-    m.blueprint for m in (users, friends, groups, messages, files, socket, web, ops, openapi)
+    m.blueprint for m in (users, friends, groups, messages, files, web, ops, openapi)
 )
 
 

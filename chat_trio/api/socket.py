@@ -1,75 +1,131 @@
 """/socket.io: the WebSocket, authenticated before it is accepted.
 
-The handshake must carry a login token (cookie, ``Authorization: Bearer`` or
-``?token=``); go-chat's ``?user=<uuid>`` is kept for old clients but must name
-the token's own user. Refusals are plain HTTP answers with the JSON envelope
-(401, 403), before any upgrade.
+The front door (transport/frontdoor.py) hands this endpoint every
+``GET /socket.io`` that asks for a WebSocket upgrade, with the connection's own
+socket. The handshake must carry a login token (``Authorization: Bearer``, the
+session cookie, or ``?token=``, looked for in that order, as every HTTP route
+does plus the query); go-chat's ``?user=<uuid>`` is kept for old clients but
+must name the token's own user. A browser's handshake must come from an allowed
+Origin (api/security.py), and a user holds at most ``[limits] sessionsPerUser``
+sessions. Refusals are plain HTTP answers with the JSON envelope (400, 401, 403,
+426, 429, 503), before any upgrade. An accepted connection
+becomes a :class:`~chat_trio.transport.WebSocket` and runs one Session.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, cast
+import logging
+import socket
 
 import trio
-from quart import Blueprint, Response, websocket
+from werkzeug.http import parse_cookie
 
-from chat_trio.api.common import failure, request_token, services
 from chat_trio.api.security import origin_allowed
-from chat_trio.session import Session, TransportClosed
+from chat_trio.auth import COOKIE_NAME
+from chat_trio.errors import StorageError
+from chat_trio.services import Services
+from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, Session
+from chat_trio.transport.frontdoor import HEAD_TIMEOUT_SECONDS, refuse
+from chat_trio.transport.handshake import RequestHead, accept_response, upgrade_problem
+from chat_trio.transport.websocket import WebSocket
 
-blueprint = Blueprint("socket", __name__)
+log = logging.getLogger(__name__)
+
+PATH = "/socket.io"
 
 
-class QuartTransport:
-    """The session Transport over Quart's websocket object."""
+def handshake_token(request: RequestHead) -> str:
+    """The login token of a handshake: Bearer header, then cookie, then ``?token=``."""
+    header = request.header("authorization")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    cookie = parse_cookie(request.header("cookie")).get(COOKIE_NAME, "")
+    if cookie:
+        return cookie
+    return request.arg("token")
 
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
 
-    async def receive(self) -> bytes | str:
+async def _send_all(sock: socket.socket, data: bytes) -> None:
+    with trio.fail_after(HEAD_TIMEOUT_SECONDS):
+        while data:
+            await trio.lowlevel.wait_writable(sock)
+            try:
+                data = data[sock.send(data) :]
+            except BlockingIOError:
+                continue
+
+
+class SocketEndpoint:
+    """The front door's upgrade handler: authenticates, accepts, runs the session."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._sessions: set[Session] = set()
+        self._shutting_down = False
+
+    def wants(self, request: RequestHead) -> bool:
+        return request.path == PATH and request.wants_websocket
+
+    async def handle(self, sock: socket.socket, request: RequestHead, buffered: bytes) -> None:
+        s = self._services
         try:
-            data: bytes | str = await self._ws.receive()
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise TransportClosed from exc
-        return data
-
-    async def send(self, data: bytes) -> None:
+            problem = upgrade_problem(request)
+            if problem:
+                status = 426 if "Version" in problem else 400
+                await refuse(sock, status, problem, "Sec-WebSocket-Version: 13")
+                return
+            origin = request.header("origin")
+            if not origin_allowed(origin, request.header("host"), s.config.server.allowed_origins):
+                await refuse(sock, 403, "this origin may not open the chat socket")
+                return
+            try:
+                user = await s.accounts.user_for_token(handshake_token(request))
+            except StorageError as exc:
+                log.error("storage error during a handshake: %s", exc)
+                await refuse(sock, 503, "the database is not available; try again")
+                return
+            if user is None:
+                await refuse(sock, 401, "not logged in: log in and pass the token")
+                return
+            claimed = request.arg("user")
+            if claimed and claimed != user.uuid:
+                await refuse(sock, 403, "`user` does not match the logged-in user")
+                return
+            if s.hub.session_count(user.uuid) >= s.config.limits.sessions_per_user:
+                await refuse(sock, 429, "too many open sessions for this user")
+                return
+            if self._shutting_down:
+                await refuse(sock, 503, "the server is shutting down")
+                return
+            s.directory.remember(user)
+            try:
+                await _send_all(sock, accept_response(request))
+            except (OSError, trio.TooSlowError):
+                trio.lowlevel.notify_closing(sock)
+                sock.close()
+                return
+        except BaseException:
+            if sock.fileno() >= 0:
+                trio.lowlevel.notify_closing(sock)
+                sock.close()
+            raise
+        ws = WebSocket(
+            sock,
+            max_message_bytes=s.config.limits.max_frame_bytes,
+            max_backlog_frames=s.config.limits.outbox_frames,
+            buffered=buffered,
+        )
+        session = Session(user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle)
+        self._sessions.add(session)
         try:
-            await self._ws.send(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise TransportClosed from exc
+            await session.run()
+        finally:
+            self._sessions.discard(session)
+            if session.close_code == CLOSE_TRY_AGAIN_LATER:
+                s.metrics.slow_consumer_disconnects.inc()
+            await ws.aclose()
 
-    async def close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(
-            trio.BrokenResourceError, trio.ClosedResourceError, RuntimeError
-        ):
-            await self._ws.close(code, reason)
-
-
-@blueprint.websocket("/socket.io")
-async def socket_io() -> Response | None:
-    s = services()
-    origin = websocket.headers.get("Origin", "")
-    if not origin_allowed(origin, websocket.host, s.config.server.allowed_origins):
-        return failure(403, "this origin may not open the chat socket")
-    user = await s.accounts.user_for_token(request_token(allow_query=True))
-    if user is None:
-        return failure(401, "not logged in: log in and pass the token")
-    claimed = websocket.args.get("user", "")
-    if claimed and claimed != user.uuid:
-        return failure(403, "`user` does not match the logged-in user")
-    if s.hub.session_count(user.uuid) >= s.config.limits.sessions_per_user:
-        return failure(429, "too many open sessions for this user")
-    s.directory.remember(user)
-    await websocket.accept()
-    session = Session(
-        user,
-        # The proxy's object itself, so the writer task can use it too.
-        QuartTransport(cast(Any, websocket)._get_current_object()),
-        hub_inbox=s.hub.inbox,
-        handle_frame=s.intake.handle,
-        outbox_frames=s.config.limits.outbox_frames,
-    )
-    await session.run()
-    return None
+    def shutdown(self) -> None:
+        self._shutting_down = True
+        for session in list(self._sessions):
+            session.close(CLOSE_GOING_AWAY, "server shutting down")

@@ -1,0 +1,266 @@
+"""Benchmark chat-trio against the relay peers with the shared harness, in one command.
+
+    python benchmarks/bench.py                 # fanout, pairs, idle x chat-trio, wsa, node
+    python benchmarks/bench.py --runs 2 --before main   # + the server as of git ref `main`
+    python benchmarks/bench.py --scale         # + fan-out by members, idle by connections
+    chat-trio bench ...                        # the same
+
+The harness (a Node load generator, relay peers, run.sh/run_all.sh/summarize.py)
+lives outside this repository; ``--harness`` or ``CHAT_TRIO_BENCH_HARNESS`` says
+where (default: ``../shared/bench`` beside the checkout). A read-only or
+uninstalled harness is copied to ``benchmarks/results/harness`` and set up there
+(``npm ci``, a venv for the Python peers and py-spy).
+
+chat-trio runs in the harness's rest mode: users registered over HTTP, real
+groups, a token on every handshake, messages stored in a fresh SQLite file per
+run. Argon2 is set cheap (registration is setup, not the measurement) and
+logging to warnings. Stacks run interleaved within each run so that ratios are
+same-period. Prints one Markdown table (medians and ratios to wsa and node) and
+saves every result as JSON in benchmarks/results/ (``latest.json`` too);
+``benchmarks/plot.py`` draws the saved JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+SERVER_ENV = {
+    "CHAT_TRIO_AUTH_ARGON2MEMORYKIB": "1024",
+    "CHAT_TRIO_AUTH_ARGON2TIMECOST": "1",
+    "CHAT_TRIO_AUTH_ARGON2PARALLELISM": "1",
+    "CHAT_TRIO_LOG_LEVEL": "warning",
+    # The load generator sends far faster than a person: lift the per-session message
+    # budget (20/s by default) so that the server, not the limit, is what is measured.
+    "CHAT_TRIO_LIMITS_MESSAGESPERSECOND": "1000000",
+    "CHAT_TRIO_LIMITS_MESSAGEBURST": "1000000",
+}
+NAMES = {"chattrio": "chat-trio", "before": "chat-trio (before)"}
+#: The scale sweep: fan-out by group size, idle by number of connections.
+SCALE_RECEIVERS = (100, 300, 1000, 2000)
+SCALE_CONNS = (1000, 2500, 5000)
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def default_harness() -> Path:
+    env = os.environ.get("CHAT_TRIO_BENCH_HARNESS")
+    return Path(env) if env else REPO.parent / "shared" / "bench"
+
+
+def prepare_harness(source: Path) -> Path:
+    """A harness that is writable and set up: ``source`` itself, or a copy of it."""
+    if not (source / "run_all.sh").is_file():
+        sys.exit(f"no benchmark harness at {source} (use --harness or CHAT_TRIO_BENCH_HARNESS)")
+    if os.access(source, os.W_OK) and (source / "node_modules").is_dir():
+        harness = source
+    else:
+        harness = RESULTS / "harness"
+        if not (harness / "run_all.sh").is_file():
+            log(f"copying the harness to {harness}")
+            shutil.copytree(source, harness, ignore=shutil.ignore_patterns("results", "venv"))
+    if not (harness / "node_modules").is_dir():
+        log("npm ci (the load generator's dependencies)")
+        subprocess.run(["npm", "ci", "--silent"], cwd=harness, check=True)
+    if not (harness / "venv" / "bin" / "python").exists():
+        log("creating the harness venv (relay peers, py-spy)")
+        subprocess.run([sys.executable, "-m", "venv", "venv"], cwd=harness, check=True)
+        subprocess.run(
+            ["venv/bin/pip", "install", "-q", "-r", "requirements.txt"], cwd=harness, check=True
+        )
+    return harness
+
+
+def write_stack(harness: Path, name: str, chat_trio: str, pythonpath: str = "") -> None:
+    """stacks/NAME.sh: chat-trio with a fresh database per run."""
+    data = RESULTS / "data" / name
+    data.mkdir(parents=True, exist_ok=True)
+    env = dict(SERVER_ENV)
+    env["CHAT_TRIO_SQLITE_PATH"] = str(data / "chat.db")
+    env["CHAT_TRIO_STATICPATH_FILEPATH"] = str(data / "files")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    assignments = " ".join(f"{k}={v}" for k, v in env.items())
+    (harness / "stacks").mkdir(exist_ok=True)
+    (harness / "stacks" / f"{name}.sh").write_text(
+        f"STACK_CMD='env {assignments} {chat_trio} serve --port {{port}}'\n"
+        f"STACK_CWD={data}\n"
+        f"STACK_RESET='rm -rf {data}/chat.db* {data}/files'\n"
+    )
+
+
+def export_ref(ref: str) -> str:
+    """The chat_trio package as it was at git ``ref``, for PYTHONPATH."""
+    target = RESULTS / "before-src"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "chat_trio"], cwd=REPO, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return str(target)
+
+
+STEP = re.compile(r"^run(\d+) (\S+) (\S+) \d\d:\d\d:\d\d$")
+HEADLINE = {
+    "fanout": ("max_sustained_deliv_s", "deliveries/s"),
+    "pairs": ("msgs_per_s", "msgs/s"),
+    "pairs_light": ("p50_ms", "ms p50"),
+    "idle": ("kb_per_conn", "KB/conn"),
+}
+
+
+def run_all(harness: Path, runs: int, stacks: list[str], scenarios: list[str]) -> None:
+    """Run the harness's run_all.sh, showing progress as it goes."""
+    for old in harness.glob("results/run*"):
+        shutil.rmtree(old)
+    env = dict(os.environ)
+    env.setdefault("QUIET_MAX_S", "30")
+    for stack in stacks:
+        if stack not in ("node", "wsa", "qt", "tw"):
+            env[f"ARGS_{stack}"] = "--setup rest"
+    total = runs * len(stacks) * len(scenarios)
+    done = 0
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        ["./run_all.sh", str(runs), " ".join(stacks), " ".join(scenarios)],
+        cwd=harness, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    current = ""
+    for line in proc.stderr:
+        line = line.strip()
+        step = STEP.match(line)
+        if step:
+            done += 1
+            elapsed = time.monotonic() - started
+            eta = elapsed / (done - 1) * (total - done + 1) if done > 1 else 0
+            current = step.group(3)
+            log(
+                f"[{done}/{total}] run {step.group(1)}: {step.group(2)} on {current}"
+                f"  ({elapsed / 60:.1f} min in" + (f", ~{eta / 60:.0f} min left)" if eta else ")")
+            )
+        elif line.startswith("{"):
+            try:
+                result = json.loads(line)
+            except ValueError:
+                continue
+            key, unit = HEADLINE.get(str(result.get("scenario")), ("", ""))
+            if key in result:
+                log(f"        {current}: {result[key]:,} {unit}")
+    proc.wait()
+
+
+def collect(harness: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted(harness.glob("results/run*/*.json")):
+        stack, scenario = path.stem.split("-", 1)
+        lines = path.read_text().strip().splitlines()
+        if not lines:
+            continue
+        try:
+            obj = json.loads(lines[-1])
+        except ValueError:
+            continue
+        obj["run"] = path.parent.name
+        results.setdefault(stack, {}).setdefault(scenario, []).append(obj)
+    return results
+
+
+def summarize(harness: Path, stacks: list[str]) -> str:
+    bases = ",".join(s for s in ("wsa", "node") if s in stacks) or stacks[0]
+    names = [f"--name={k}={v}" for k, v in NAMES.items()]
+    return subprocess.run(
+        ["venv/bin/python", "summarize.py", "--base", bases, *names],
+        cwd=harness, check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def scale(harness: Path, stacks: list[str]) -> list[dict[str, Any]]:
+    """Fan-out by group size and idle cost by connection count, one run each."""
+    points = []
+    env = dict(os.environ)
+    env.setdefault("QUIET_MAX_S", "30")
+    plan = [("fanout", "--receivers", n) for n in SCALE_RECEIVERS]
+    plan += [("idle", "--conns", n) for n in SCALE_CONNS]
+    total = len(plan) * len(stacks)
+    step = 0
+    for scenario, option, n in plan:
+        for stack in stacks:
+            step += 1
+            log(f"[scale {step}/{total}] {scenario} {option} {n} on {stack}")
+            args = ["./run.sh", stack, scenario, option, str(n)]
+            if stack not in ("node", "wsa", "qt", "tw"):
+                args += ["--setup", "rest"]
+            out = subprocess.run(args, cwd=harness, env=env, capture_output=True, text=True)
+            lines = out.stdout.strip().splitlines()
+            try:
+                obj = json.loads(lines[-1]) if lines else {}
+            except ValueError:
+                obj = {}
+            points.append({"stack": stack, "scenario": scenario, option[2:]: n, "result": obj})
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--harness", type=Path, default=default_harness())
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--stacks", default="chattrio wsa node",
+                    help="stacks, interleaved: chattrio, before, and the harness's peers")
+    ap.add_argument("--scenarios", default="fanout pairs idle")
+    ap.add_argument("--before", metavar="GIT_REF",
+                    help="also run the server as it was at this git ref (stack `before`)")
+    ap.add_argument("--scale", action="store_true",
+                    help="also sweep group size (fan-out) and connection count (idle)")
+    ap.add_argument("--scale-stacks", default="chattrio wsa")
+    args = ap.parse_args(argv)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    harness = prepare_harness(args.harness.resolve())
+    chat_trio = shutil.which("chat-trio") or f"{sys.executable} -m chat_trio"
+    write_stack(harness, "chattrio", chat_trio)
+    stacks = args.stacks.split()
+    if args.before:
+        write_stack(harness, "before", chat_trio, pythonpath=export_ref(args.before))
+        if "before" not in stacks:
+            stacks.insert(1, "before")
+    scenarios = args.scenarios.split()
+
+    run_all(harness, args.runs, stacks, scenarios)
+    table = summarize(harness, stacks)
+    saved: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "runs": args.runs,
+        "stacks": stacks,
+        "scenarios": scenarios,
+        "before": args.before,
+        "server_env": SERVER_ENV,
+        "results": collect(harness),
+        "table_md": table,
+    }
+    if args.scale:
+        saved["scale"] = scale(harness, args.scale_stacks.split())
+    path = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(saved, indent=1))
+    (RESULTS / "latest.json").write_text(json.dumps(saved, indent=1))
+    print(table)
+    log(f"saved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""RFC 6455 framing, sans-I/O: server frames out, client frames in.
+
+The server never masks and never fragments, so a frame it sends is a small
+header in front of the payload, and the same bytes go to every recipient of
+the same payload. :func:`binary_frame` keeps the last payload it framed and
+hands back the same frame object when it is asked again for that very object:
+a fan-out to a thousand members frames once, not a thousand times.
+
+:class:`FrameReader` takes the bytes a client sent, in whatever pieces they
+arrived, and yields whole messages (fragments joined, masks removed) and
+control frames. A violation of the protocol raises :class:`FrameError` with
+the close code to answer with: 1002 (protocol error), 1007 (text that is not
+UTF-8) or 1009 (a message over the size limit, refused as soon as its header
+says so, before its payload is buffered).
+
+No extension is ever negotiated, so every RSV bit must be clear.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_INVALID_DATA = 1007
+CLOSE_TOO_BIG = 1009
+#: The code a received close frame without a status body stands for (never sent).
+CLOSE_NO_STATUS = 1005
+
+_U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+
+
+class FrameError(Exception):
+    """The client broke RFC 6455; close the connection with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked frame (what a server sends)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        header = bytes((0x80 | opcode, 126)) + _U16.pack(n)
+    else:
+        header = bytes((0x80 | opcode, 127)) + _U64.pack(n)
+    return header + payload
+
+
+_last_payload: bytes = b""
+_last_frame: bytes = frame(OP_BINARY, b"")
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """``payload`` as one binary frame; the same object for the same payload object.
+
+    The check is by identity: the module keeps a reference to the last payload,
+    so its id cannot be reused for other bytes while it is remembered.
+    """
+    global _last_payload, _last_frame
+    if payload is not _last_payload:
+        _last_frame = frame(OP_BINARY, payload)
+        _last_payload = payload
+    return _last_frame
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A close frame; the reason is cut to fit the 125-byte control frame limit."""
+    body = _U16.pack(code) + reason.encode("utf-8")[:123]
+    while True:  # the cut may have split a UTF-8 sequence
+        try:
+            body[2:].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            body = body[:-1]
+    return frame(OP_CLOSE, body)
+
+
+def unmask(data: bytes | bytearray, mask: bytes | bytearray) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated, as one big-integer operation."""
+    n = len(data)
+    if n == 0:
+        return b""
+    key = int.from_bytes((bytes(mask) * (n // 4 + 1))[:n], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One whole message or control frame from the client."""
+
+    opcode: int
+    payload: bytes
+
+
+class FrameReader:
+    """Turns received bytes into :class:`Received` items.
+
+    Args:
+        max_message_bytes: the largest message (all its fragments together)
+            accepted; a larger one raises FrameError 1009.
+    """
+
+    def __init__(self, max_message_bytes: int) -> None:
+        self._buf = bytearray()
+        self._max = max_message_bytes
+        self._parts: list[bytes] = []
+        self._message_opcode = 0  # opcode of the fragmented message in progress
+        self._message_size = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def next(self) -> Received | None:
+        """The next complete item, or None until more bytes are fed.
+
+        Raises:
+            FrameError: the bytes break the protocol or a limit.
+        """
+        while True:
+            buf = self._buf
+            have = len(buf)
+            if have < 2:
+                return None
+            b0, b1 = buf[0], buf[1]
+            if b0 & 0x70:
+                raise FrameError(CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension")
+            if not b1 & 0x80:
+                raise FrameError(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
+            fin = b0 & 0x80
+            opcode = b0 & 0x0F
+            length = b1 & 0x7F
+            pos = 2
+            if length == 126:
+                if have < 4:
+                    return None
+                length = _U16.unpack_from(buf, 2)[0]
+                pos = 4
+            elif length == 127:
+                if have < 10:
+                    return None
+                length = _U64.unpack_from(buf, 2)[0]
+                if length >> 63:
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, "frame length out of range")
+                pos = 10
+            if opcode >= OP_CLOSE:
+                if opcode > OP_PONG:
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode}")
+                if not fin or length > 125:
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, "control frames are short and whole")
+            else:
+                if opcode > OP_BINARY:
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode}")
+                if (opcode == OP_CONTINUATION) != bool(self._message_opcode):
+                    raise FrameError(CLOSE_PROTOCOL_ERROR, "fragments out of order")
+                if self._message_size + length > self._max:
+                    raise FrameError(
+                        CLOSE_TOO_BIG, f"message larger than {self._max} bytes"
+                    )
+            end = pos + 4 + length
+            if have < end:
+                return None
+            payload = unmask(buf[pos + 4 : end], buf[pos : pos + 4])
+            del buf[:end]
+            if opcode >= OP_CLOSE:
+                return Received(opcode, payload)
+            if fin and opcode != OP_CONTINUATION:
+                return _checked(Received(opcode, payload))
+            if opcode != OP_CONTINUATION:
+                self._message_opcode = opcode
+            self._parts.append(payload)
+            self._message_size += length
+            if fin:
+                whole = Received(self._message_opcode, b"".join(self._parts))
+                self._parts = []
+                self._message_opcode = 0
+                self._message_size = 0
+                return _checked(whole)
+
+
+def _checked(message: Received) -> Received:
+    if message.opcode == OP_TEXT:
+        try:
+            message.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError(CLOSE_INVALID_DATA, "text frame is not UTF-8") from None
+    return message
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """The (code, reason) of a received close frame.
+
+    Raises:
+        FrameError: 1002 for a body of one byte or a code a peer may not send,
+            1007 for a reason that is not UTF-8.
+    """
+    if not payload:
+        return CLOSE_NO_STATUS, ""
+    if len(payload) < 2:
+        raise FrameError(CLOSE_PROTOCOL_ERROR, "close frame body of one byte")
+    code = _U16.unpack_from(payload)[0]
+    if not ((1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999):
+        raise FrameError(CLOSE_PROTOCOL_ERROR, f"close code {code} is not allowed")
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameError(CLOSE_INVALID_DATA, "close reason is not UTF-8") from None
+    return code, reason

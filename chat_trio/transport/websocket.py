@@ -1,0 +1,325 @@
+"""A server-side WebSocket over a non-blocking socket it owns, with a synchronous send.
+
+Why: an awaited send per frame (wake the writer task, then Trio's send path)
+costs more than everything else a delivery does. Here the hub's synchronous
+``deliver()`` reaches :meth:`WebSocket.send_nowait`, which frames the payload
+(once per distinct payload, see frames.py) and writes it straight to the
+kernel with one non-blocking ``send()`` when nothing is queued before it. Only
+what the socket cannot take right now goes to the backlog, and only then does
+the writer task (:meth:`WebSocket.run_writer`) have work: it waits until the
+socket is writable and writes the backlog, several frames per ``sendmsg()``.
+
+Why it is correct:
+
+- Order. A frame is written directly only when the backlog is empty, and the
+  socket has one writer at a time (Trio runs one task at a time, and neither
+  ``send_nowait`` nor the writer's flush awaits between taking the backlog and
+  accounting for what the kernel took). Once anything is in the backlog, every
+  later frame is appended behind it. So bytes reach the socket in the order
+  the frames were sent, and a frame the kernel took only in part is finished
+  before any other byte is written.
+- Bound. The backlog holds at most ``max_backlog_frames`` frames; one more
+  raises ``trio.WouldBlock`` and the caller cuts the client off as a slow
+  consumer (code 1013). The kernel's socket buffer comes first, so a client
+  that keeps up never touches the backlog.
+- Closing. :meth:`close` drops the frames not started yet, finishes a frame
+  that was written in part, then sends the close frame; :meth:`aclose` then
+  waits (bounded) for the client's close frame or end of stream and closes the
+  socket. A client's close frame is answered with the same code.
+- Trio. ``receive`` and ``run_writer`` wait with ``trio.lowlevel.wait_readable``
+  and ``wait_writable`` (one reader task and one writer task per socket, as
+  Trio requires); ``send_nowait`` never waits. The socket is closed with
+  ``trio.lowlevel.notify_closing`` first, once, in :meth:`aclose`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+
+import trio
+
+from chat_trio.transport import frames
+from chat_trio.transport.frames import FrameError
+
+log = logging.getLogger(__name__)
+
+#: Bytes asked of the kernel per ``recv``.
+RECEIVE_BYTES = 64 * 1024
+#: At most this many frames go into one ``sendmsg`` (well under IOV_MAX).
+GATHER_FRAMES = 64
+#: After the close frame is sent, how long to wait for the client's answer.
+CLOSE_WAIT_SECONDS = 5.0
+
+
+class TransportClosed(Exception):
+    """The connection is gone or closing, or the client broke the protocol.
+
+    ``code`` is the close code to answer with when one is known (the client's
+    own close code, 1002, 1007 or 1009); None when the connection is simply gone.
+    """
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        super().__init__(f"{code} {reason}" if code else "connection closed")
+        self.code = code
+        self.reason = reason
+
+
+class WebSocket:
+    """One accepted WebSocket connection (the handshake is already done).
+
+    Args:
+        sock: the connected stdlib socket; it is made non-blocking and this
+            object owns it from now on (``aclose`` closes it).
+        max_message_bytes: the largest message accepted (close code 1009 above).
+        max_backlog_frames: frames queued behind a full socket before
+            ``send_nowait`` raises ``trio.WouldBlock``.
+        buffered: bytes already read past the handshake (the client may send
+            its first frame right behind it).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        max_message_bytes: int,
+        max_backlog_frames: int,
+        buffered: bytes = b"",
+    ) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._reader = frames.FrameReader(max_message_bytes)
+        if buffered:
+            self._reader.feed(buffered)
+        self._max_backlog = max_backlog_frames
+        #: Frames not written yet, oldest first; the first may be partly written.
+        self._backlog: collections.deque[bytes] = collections.deque()
+        #: Bytes of ``_backlog[0]`` already written.
+        self._head_sent = 0
+        self._wakeup = trio.Event()
+        self._broken = False  # the socket failed; nothing more can be written
+        self._closing = False  # the close frame is queued or sent; no more data frames
+        self._peer_closed = False  # the client's close frame arrived
+        self._sock_closed = False
+        self.close_code: int | None = None
+
+    # -- sending ------------------------------------------------------------------
+
+    def send_nowait(self, payload: bytes) -> None:
+        """Send ``payload`` as a binary frame, now if the socket takes it, else queued.
+
+        Synchronous, never waits.
+
+        Raises:
+            trio.WouldBlock: the backlog already holds its maximum of frames.
+            TransportClosed: the connection is closing or broken.
+        """
+        if self._closing or self._broken:
+            raise TransportClosed(self.close_code)
+        self._send_frame(frames.binary_frame(payload))
+
+    def _send_frame(self, data: bytes) -> None:
+        backlog = self._backlog
+        if backlog:
+            if len(backlog) >= self._max_backlog:
+                raise trio.WouldBlock
+            backlog.append(data)
+            return
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._break(exc)
+            raise TransportClosed() from None
+        if sent < len(data):
+            backlog.append(data)
+            self._head_sent = sent
+            self._wakeup.set()
+
+    def _flush_nowait(self) -> bool:
+        """Write as much of the backlog as the socket takes; True when it is empty."""
+        backlog = self._backlog
+        sock = self._sock
+        while backlog:
+            if len(backlog) == 1:
+                chunks: list[bytes | memoryview] = [memoryview(backlog[0])[self._head_sent :]]
+            else:
+                chunks = [memoryview(backlog[0])[self._head_sent :]]
+                for i in range(1, min(len(backlog), GATHER_FRAMES)):
+                    chunks.append(backlog[i])
+            try:
+                sent = sock.sendmsg(chunks)
+            except BlockingIOError:
+                return False
+            except OSError as exc:
+                self._break(exc)
+                return True
+            sent += self._head_sent
+            while backlog and sent >= len(backlog[0]):
+                sent -= len(backlog.popleft())
+            self._head_sent = sent
+            if backlog and sent:
+                return False  # the kernel took part of a frame: it is full
+        return True
+
+    @property
+    def backlog_frames(self) -> int:
+        """Frames waiting for the socket (a partly written one included)."""
+        return len(self._backlog)
+
+    async def run_writer(self) -> None:
+        """Write the backlog whenever there is one, until the connection is done.
+
+        The connection's one writer task runs this; it returns when the socket
+        broke or the close frame was written. Checkpoints: waits on an event and
+        on the socket being writable.
+        """
+        while True:
+            while not self._flush_nowait():
+                await trio.lowlevel.wait_writable(self._sock)
+            if self._broken or (self._closing and not self._backlog):
+                return
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+
+    def _break(self, exc: OSError) -> None:
+        if not self._broken:
+            log.debug("socket failed: %s", exc)
+        self._broken = True
+        self._backlog.clear()
+        self._head_sent = 0
+        self._wakeup.set()
+
+    # -- receiving ----------------------------------------------------------------
+
+    async def receive(self) -> bytes | str:
+        """The next message: bytes for a binary frame, str for a text frame.
+
+        Pings are answered, pongs ignored. Checkpoints at least once per read
+        from the socket; a message already buffered is returned without one.
+
+        Raises:
+            TransportClosed: the client closed (``code`` is its close code), or
+                broke the protocol (``code`` is the code to close with), or the
+                connection broke (``code`` is None).
+        """
+        reader = self._reader
+        while True:
+            try:
+                item = reader.next()
+            except FrameError as exc:
+                raise TransportClosed(exc.code, exc.reason) from None
+            if item is None:
+                await self._receive_some()
+                continue
+            opcode = item.opcode
+            if opcode == frames.OP_BINARY:
+                return item.payload
+            if opcode == frames.OP_TEXT:
+                return item.payload.decode("utf-8")
+            if opcode == frames.OP_PING:
+                if not (self._closing or self._broken):
+                    try:
+                        self._send_frame(frames.frame(frames.OP_PONG, item.payload))
+                    except trio.WouldBlock:
+                        pass  # a client that does not read its pongs loses them
+                    except TransportClosed:
+                        pass
+            elif opcode == frames.OP_CLOSE:
+                self._peer_closed = True
+                try:
+                    code, reason = frames.parse_close(item.payload)
+                except FrameError as exc:
+                    raise TransportClosed(exc.code, exc.reason) from None
+                # Answer with the client's own code (1005 "no code" is answered 1000).
+                raise TransportClosed(1000 if code == frames.CLOSE_NO_STATUS else code, reason)
+
+    async def _receive_some(self) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        waited = False
+        while True:
+            try:
+                data = self._sock.recv(RECEIVE_BYTES)
+                break
+            except BlockingIOError:
+                waited = True
+                await trio.lowlevel.wait_readable(self._sock)
+            except OSError as exc:
+                self._break(exc)
+                raise TransportClosed() from None
+        if not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        if not data:
+            raise TransportClosed()
+        self._reader.feed(data)
+
+    # -- closing ------------------------------------------------------------------
+
+    def start_close(self, code: int, reason: str = "") -> None:
+        """Queue the close frame: frames not started are dropped, a partial one is finished.
+
+        Synchronous; the writer (or :meth:`aclose`) sends it. Idempotent.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        if self._broken:
+            return
+        backlog = self._backlog
+        if self._head_sent:
+            head = backlog[0]
+            backlog.clear()
+            backlog.append(head)
+        else:
+            backlog.clear()
+        backlog.append(frames.close_frame(code, reason))
+        self._wakeup.set()
+        self._flush_nowait()
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Send the close frame and wait until it is written (bounded by the caller)."""
+        self.start_close(code, reason)
+        while not self._flush_nowait():
+            await trio.lowlevel.wait_writable(self._sock)
+
+    async def aclose(self) -> None:
+        """Finish the close handshake within CLOSE_WAIT_SECONDS, then close the socket.
+
+        Sends the close frame (code 1000 if none was queued), waits for the
+        client's close frame or end of stream, and closes the socket even when
+        cancelled. Idempotent.
+        """
+        if self._sock_closed:
+            return
+        try:
+            with trio.move_on_after(CLOSE_WAIT_SECONDS) as scope:
+                scope.shield = True
+                if not self._broken:
+                    await self.close(1000)
+                    if not self._peer_closed:
+                        with trio.move_on_after(1.0):
+                            await self._drain_until_closed()
+        finally:
+            self._close_socket()
+
+    async def _drain_until_closed(self) -> None:
+        """Read and drop frames until the client's close frame or end of stream."""
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        while True:
+            try:
+                await self.receive()
+            except TransportClosed:
+                return
+
+    def _close_socket(self) -> None:
+        if not self._sock_closed:
+            self._sock_closed = True
+            self._broken = True
+            trio.lowlevel.notify_closing(self._sock)
+            self._sock.close()

@@ -1,0 +1,224 @@
+"""The WebSocket's direct-write path and its backlog, over a real socket pair.
+
+The server end is a ``WebSocket``; the client end is a plain non-blocking
+socket read by hand, so each test sees the exact bytes on the wire. Small
+socket buffers make the kernel refuse or cut writes, which is how the backlog
+and partial writes are reached. Each test is bounded by ``trio.fail_after``
+(a hang guard, not a speed check).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+import pytest
+import trio
+
+from chat_trio.transport import frames
+from chat_trio.transport.websocket import TransportClosed, WebSocket
+from tests.test_transport_frames import client_frame, parse_server_frames
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    server, client = socket.socketpair()
+    for s in (server, client):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    yield server, client
+    client.close()
+    if server.fileno() >= 0:
+        server.close()
+
+
+def open_ws(server: socket.socket, backlog: int = 1000, max_message: int = 1 << 20) -> WebSocket:
+    return WebSocket(server, max_message_bytes=max_message, max_backlog_frames=backlog)
+
+
+async def read_all(client: socket.socket, *, until_eof: bool = True) -> bytes:
+    """Read what the client end gets (until end of stream, or until it would block)."""
+    data = bytearray()
+    while True:
+        try:
+            chunk = client.recv(1 << 16)
+        except BlockingIOError:
+            if not until_eof:
+                return bytes(data)
+            await trio.lowlevel.wait_readable(client)
+            continue
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def payloads(n: int) -> list[bytes]:
+    """Distinct payloads of mixed sizes (some larger than the socket buffers)."""
+    sizes = [10, 3000, 126, 70_000, 1]
+    return [bytes([i % 251]) * sizes[i % len(sizes)] + struct.pack("!I", i) for i in range(n)]
+
+
+async def test_direct_write_needs_no_writer_task(pair: tuple[socket.socket, socket.socket]) -> None:
+    server, client = pair
+    ws = open_ws(server)
+    ws.send_nowait(b"hello")
+    ws.send_nowait(b"again")
+    assert ws.backlog_frames == 0
+    got = parse_server_frames(await read_all(client, until_eof=False))
+    assert got == [(frames.OP_BINARY, b"hello"), (frames.OP_BINARY, b"again")]
+    client.shutdown(socket.SHUT_WR)  # the client leaves: closing need not wait for it
+    with trio.fail_after(5):
+        await ws.aclose()
+
+
+async def test_order_kept_through_partial_writes_and_backlog(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server)
+    sent = payloads(60)
+    for p in sent:
+        ws.send_nowait(p)
+    assert ws.backlog_frames > 0  # the socket could not take it all
+    assert ws._head_sent > 0  # and it took a frame in part
+    received = bytearray()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.run_writer)
+            # Frames sent while the writer works go behind the backlog.
+            more = payloads(70)[60:]
+            for p in more:
+                ws.send_nowait(p)
+            while len(parse_frames_prefix(received)) < 70:
+                await trio.lowlevel.wait_readable(client)
+                received += client.recv(1 << 16)
+            await ws.close(1000)
+    received += await close_while_reading(ws, client)
+    assert parse_server_frames(bytes(received)) == [
+        *[(frames.OP_BINARY, p) for p in sent + more],
+        (frames.OP_CLOSE, struct.pack("!H", 1000)),
+    ]
+
+
+def parse_frames_prefix(data: bytearray) -> list[bytes]:
+    """Whole frames at the start of ``data`` (the rest may still be arriving)."""
+    out = []
+    pos = 0
+    while len(data) - pos >= 2:
+        n = data[pos + 1] & 0x7F
+        head = 2
+        if n == 126:
+            if len(data) - pos < 4:
+                break
+            n, head = struct.unpack_from("!H", data, pos + 2)[0], 4
+        elif n == 127:
+            if len(data) - pos < 10:
+                break
+            n, head = struct.unpack_from("!Q", data, pos + 2)[0], 10
+        if len(data) - pos < head + n:
+            break
+        out.append(bytes(data[pos + head : pos + head + n]))
+        pos += head + n
+    return out
+
+
+async def test_full_backlog_refuses_without_waiting(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server, backlog=5)
+    with pytest.raises(trio.WouldBlock):  # noqa: PT012  # raised by the call that overflows
+        for _ in range(1000):
+            ws.send_nowait(b"z" * 5000)
+    assert ws.backlog_frames == 5
+    await close_while_reading(ws, client)
+
+
+async def close_while_reading(ws: WebSocket, client: socket.socket) -> bytes:
+    """Close ``ws`` while the client reads to the end, then leaves."""
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.aclose)
+            data = await read_all(client)
+            client.shutdown(socket.SHUT_WR)
+    return data
+
+
+async def test_close_finishes_the_partial_frame_and_drops_the_rest(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server)
+    for p in payloads(30):
+        ws.send_nowait(p)
+    assert ws._head_sent > 0
+    first = await read_all(client, until_eof=False)
+    ws.start_close(1013, "slow consumer")
+    with pytest.raises(TransportClosed):
+        ws.send_nowait(b"late")
+    rest = await close_while_reading(ws, client)
+    # The stream is whole frames (the cut one was finished), the unstarted ones
+    # were dropped, and the close frame comes last.
+    got = parse_server_frames(first + rest)
+    assert got[-1] == (frames.OP_CLOSE, struct.pack("!H", 1013) + b"slow consumer")
+    assert [p for _, p in got[:-1]] == payloads(30)[: len(got) - 1]
+    assert len(got) - 1 < 30
+    assert server.fileno() == -1
+
+
+async def test_receive_answers_pings_and_reports_close(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server)
+    client.sendall(
+        client_frame(frames.OP_PING, b"are you there")
+        + client_frame(frames.OP_TEXT, "tëxt".encode())
+        + client_frame(frames.OP_BINARY, b"\x01\x02")
+        + client_frame(frames.OP_CLOSE, struct.pack("!H", 4001) + b"done")
+    )
+    with trio.fail_after(5):
+        assert await ws.receive() == "tëxt"
+        assert await ws.receive() == b"\x01\x02"
+        with pytest.raises(TransportClosed) as closed:
+            await ws.receive()
+        assert (closed.value.code, closed.value.reason) == (4001, "done")
+        await ws.close(4001)
+        await ws.aclose()
+    got = parse_server_frames(await read_all(client))
+    assert got == [
+        (frames.OP_PONG, b"are you there"),
+        (frames.OP_CLOSE, struct.pack("!H", 4001)),
+    ]
+
+
+async def test_oversized_message_closes_with_1009(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server, max_message=1000)
+    client.sendall(client_frame(frames.OP_BINARY, b"x" * 1001)[:100])
+    with trio.fail_after(5):
+        with pytest.raises(TransportClosed) as closed:
+            await ws.receive()
+        assert closed.value.code == 1009
+        await ws.close(1009, "too big")
+        await ws.aclose()
+
+
+async def test_peer_gone_ends_the_writer(pair: tuple[socket.socket, socket.socket]) -> None:
+    server, client = pair
+    ws = open_ws(server)
+    for p in payloads(10):
+        ws.send_nowait(p)
+    client.close()
+    with trio.fail_after(5):
+        await ws.run_writer()  # returns: the socket broke
+        with pytest.raises(TransportClosed):
+            ws.send_nowait(b"x")
+        with pytest.raises(TransportClosed):
+            await ws.receive()
+        await ws.aclose()
+    assert server.fileno() == -1
