@@ -44,6 +44,8 @@ SERVER_ENV = {
     # budget (20/s by default) so that the server, not the limit, is what is measured.
     "CHAT_TRIO_LIMITS_MESSAGESPERSECOND": "1000000",
     "CHAT_TRIO_LIMITS_MESSAGEBURST": "1000000",
+    # The harness's receivers send nothing unless asked to heartbeat.
+    "CHAT_TRIO_LIMITS_IDLETIMEOUT": "3600",
 }
 NAMES = {"chattrio": "chat-trio", "before": "chat-trio (before)"}
 #: The scale sweep: fan-out by group size, idle by number of connections.

@@ -95,6 +95,7 @@ async def serve(
             hub=hub,
             writer=writer,
             intake=Intake(
+                store=store,
                 directory=directory,
                 files=files,
                 limits=config.limits,

@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 
 from chat_trio._pb.message_pb2 import Message
 from chat_trio.errors import ProtocolError
-from chat_trio.model import SYSTEM, FrameType, StoredMessage
+from chat_trio.model import SYSTEM, FrameType, MessageType, StoredMessage
 
 __all__ = [
     "Message",
@@ -24,6 +24,8 @@ __all__ = [
     "group_delivery_frame",
     "pong_frame",
     "relay_frame",
+    "stored_frame",
+    "sync_frame",
     "welcome_frame",
 ]
 
@@ -71,6 +73,21 @@ def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
     return Message(
         type=FrameType.ACK, clientId=client_id, id=message_id, createAt=created_at_ms
     ).SerializeToString()
+
+
+def sync_frame(last_id: int, more: bool) -> bytes:
+    """Ends one page of a catch-up: ``id`` is the last message sent (ask again from
+    there while ``content`` is "more")."""
+    return _new(
+        SYSTEM, type=FrameType.SYNC, id=last_id, content="more" if more else "done"
+    ).SerializeToString()
+
+
+def stored_frame(stored: StoredMessage) -> bytes:
+    """A stored message as live delivery sends it (group messages rewritten)."""
+    if stored.message_type == MessageType.GROUP:
+        return group_delivery_frame(stored)
+    return delivery_frame(stored)
 
 
 def error_frame(code: int, reason: str, client_id: str = "") -> bytes:

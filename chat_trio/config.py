@@ -133,6 +133,9 @@ class LimitsConfig:
     message_burst: int = _key("messageBurst", 60)
     #: Refused frames in a row after which a flooding session is closed (code 1008).
     flood_close_after: int = _key("floodCloseAfter", 100)
+    #: Seconds a session may send nothing at all (not even a heartbeat) before it is
+    #: closed; clients send a heartbeat every 10 s.
+    idle_timeout: float = _key("idleTimeout", 60 * SECONDS)
     #: Live WebSocket sessions one user may hold at once (tabs, devices).
     sessions_per_user: int = _key("sessionsPerUser", 16)
     #: Failed logins allowed per username and per client address, per minute.
@@ -188,6 +191,7 @@ def _validate(config: Config) -> None:
         ("limits", "maxTextChars", config.limits.max_text_chars >= 1, "must be positive"),
         ("limits", "messagesPerSecond", config.limits.messages_per_second > 0, "must be positive"),
         ("limits", "messageBurst", config.limits.message_burst >= 1, "must be at least 1"),
+        ("limits", "idleTimeout", config.limits.idle_timeout > 0, "must be positive"),
         ("limits", "sessionsPerUser", config.limits.sessions_per_user >= 1, "must be at least 1"),
         (
             "limits", "loginFailuresPerMinute",

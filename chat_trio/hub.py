@@ -66,7 +66,18 @@ class Reply:
     payload: bytes
 
 
-HubEvent = Register | Unregister | Fanout | Reply
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """A marker: ``done`` is set once every event sent before it has been handled.
+
+    The store writer forwards it after storing everything queued ahead of it, so
+    a graceful shutdown can wait until all received messages are stored, acked
+    and handed to their sessions."""
+
+    done: trio.Event
+
+
+HubEvent = Register | Unregister | Fanout | Reply | Flush
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,8 @@ class Hub:
                 self._fanout(payload, recipients, skip)
             case Reply(peer, payload):
                 self._deliver(peer, payload)
+            case Flush(done):
+                done.set()
             case Register(peer):
                 held = self._sessions.setdefault(peer.user_uuid, [])
                 held.append(peer)

@@ -26,7 +26,7 @@ from chat_trio.config import LimitsConfig
 from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.files import FileStore
-from chat_trio.hub import Fanout, HubEvent
+from chat_trio.hub import Fanout, Flush, HubEvent, Reply
 from chat_trio.metrics import Metrics
 from chat_trio.model import (
     STORED_CONTENT_TYPES,
@@ -37,6 +37,7 @@ from chat_trio.model import (
 )
 from chat_trio.ratelimit import TokenBucket
 from chat_trio.session import CLOSE_POLICY, Session
+from chat_trio.storage import Store
 
 _KIND: dict[int, str] = {
     ContentType.TEXT: "text",
@@ -72,16 +73,20 @@ class Intake:
     def __init__(
         self,
         *,
+        store: Store,
         directory: Directory,
         files: FileStore,
         limits: LimitsConfig,
         hub_inbox: trio.MemorySendChannel[HubEvent],
-        persist: trio.MemorySendChannel[PersistRequest],
+        persist: trio.MemorySendChannel[PersistRequest | Flush],
         metrics: Metrics | None = None,
         bus: Bus | None = None,
         is_online: Callable[[str], bool] = lambda _uuid: True,
     ) -> None:
         self._directory = directory
+        self._store = store
+        # A catch-up page fits in a session's outbox with room for live traffic.
+        self._sync_page = max(1, min(500, limits.outbox_frames // 2))
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
         #: Carries relayed frames to the other nodes (a no-op on one node).
@@ -117,6 +122,9 @@ class Intake:
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             await self._chat(session, message)
             kind = _KIND.get(message.contentType, "chat")
+        elif message.type == FrameType.SYNC:
+            await self._sync(session, message.id)
+            kind = "sync"
         elif message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         else:
@@ -143,6 +151,17 @@ class Intake:
         raise ProtocolError(
             429, "too many messages: slow down", retry_after=guard.bucket.retry_after(now)
         )
+
+    async def _sync(self, session: Session, after: int) -> None:
+        """Catch-up: one page of what the user can see after id ``after``, in id order,
+        as live delivery would have sent it, then a ``sync`` marker (more or done).
+        Through the hub, like every frame a session gets."""
+        page = await self._store.messages_after(session.user, after, limit=self._sync_page)
+        for stored in page:
+            await self._hub_inbox.send(Reply(session, codec.stored_frame(stored)))
+        last = page[-1].id if page else after
+        more = len(page) == self._sync_page
+        await self._hub_inbox.send(Reply(session, codec.sync_frame(last, more)))
 
     async def _relay(self, message: codec.Message) -> None:
         if not message.to:

@@ -54,6 +54,7 @@ class FrameType:
     WEBRTC = "webrtc"
     ACK = "ack"
     ERROR = "error"
+    SYNC = "sync"  # catch-up: the client asks for what came after an id
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,7 @@ class Session:
         *,
         hub_inbox: trio.MemorySendChannel[HubEvent],
         handle_frame: FrameHandler,
+        idle_timeout: float = float("inf"),
     ) -> None:
         self.user = user
         self.id = next(_session_ids)
@@ -101,6 +102,13 @@ class Session:
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
         self._closing = False
+        self._idle_timeout = idle_timeout
+        # Graceful shutdown: stop reading (finishing a frame already received),
+        # keep writing until the server has stored and acked what it got.
+        self._draining = False
+        self._receive_scope: trio.CancelScope | None = None
+        #: Set once this session reads no more frames.
+        self.reading_done = trio.Event()
 
     @property
     def user_uuid(self) -> str:
@@ -133,6 +141,12 @@ class Session:
             return False
         return True
 
+    def stop_reading(self) -> None:
+        """Read no more frames; the connection stays open until ``close``. Synchronous."""
+        self._draining = True
+        if self._receive_scope is not None:
+            self._receive_scope.cancel()
+
     def close(self, code: int, reason: str) -> None:
         """End the session soon, closing the connection with ``code``. Synchronous."""
         if not self._closing:
@@ -152,12 +166,18 @@ class Session:
                     nursery.cancel_scope.cancel()
                 nursery.start_soon(self._writer, nursery.cancel_scope)
                 await self._reader()
+                if self._draining and not self._closing:
+                    # Acks for what was read may still be coming: keep writing
+                    # until the server closes this session.
+                    self.reading_done.set()
+                    await trio.sleep_forever()
                 nursery.cancel_scope.cancel()
         except Exception:
             log.exception("%r: crashed", self)
             self._close_code, self._close_reason = CLOSE_INTERNAL, "internal error"
         finally:
             self._closing = True
+            self.reading_done.set()
             with trio.CancelScope(shield=True):
                 await self._hub_inbox.send(Unregister(self))
                 with trio.move_on_after(2):
@@ -165,13 +185,22 @@ class Session:
             log.info("%r: closed (%d %s)", self, self._close_code, self._close_reason)
 
     async def _reader(self) -> None:
-        while True:
-            try:
-                frame = await self._transport.receive()
-            except TransportClosed as closed:
-                if closed.code is not None and not self._closing:
-                    self._closing = True
-                    self._close_code, self._close_reason = closed.code, closed.reason
+        while not self._draining:
+            with trio.move_on_after(self._idle_timeout) as scope:
+                self._receive_scope = scope
+                try:
+                    frame = await self._transport.receive()
+                except TransportClosed as closed:
+                    if closed.code is not None and not self._closing:
+                        self._closing = True
+                        self._close_code, self._close_reason = closed.code, closed.reason
+                    return
+                finally:
+                    self._receive_scope = None
+            if scope.cancelled_caught:
+                if not self._draining:
+                    log.info("%r: idle for %.0f s, closing", self, self._idle_timeout)
+                    self.close(CLOSE_NORMAL, "idle: no frame, not even a heartbeat")
                 return
             message: codec.Message | None = None
             try:

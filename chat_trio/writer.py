@@ -20,7 +20,7 @@ import trio
 from chat_trio import codec
 from chat_trio.bus import Bus, MemoryBus
 from chat_trio.errors import StorageError
-from chat_trio.hub import Fanout, HubEvent, Reply
+from chat_trio.hub import Fanout, Flush, HubEvent, Reply
 from chat_trio.intake import PersistRequest
 from chat_trio.metrics import Metrics
 from chat_trio.model import MessageType
@@ -46,9 +46,9 @@ class StoreWriter:
         self._metrics = metrics or Metrics()
         self._hub_inbox = hub_inbox
         self._max_batch = max_batch
-        send, self._receive = trio.open_memory_channel[PersistRequest](queue_size)
+        send, self._receive = trio.open_memory_channel[PersistRequest | Flush](queue_size)
         #: Where the intake queues chat messages; bounded, so a flood waits here.
-        self.queue: trio.MemorySendChannel[PersistRequest] = send
+        self.queue: trio.MemorySendChannel[PersistRequest | Flush] = send
         self.batches = 0
         self.stored = 0
         #: Set when the queue was closed and everything in it was handled.
@@ -56,15 +56,36 @@ class StoreWriter:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        async for first in self._receive:
-            batch = [first]
-            while len(batch) < self._max_batch:
+        async for item in self._receive:
+            batch: list[PersistRequest] = []
+            while True:
+                if isinstance(item, Flush):
+                    # Everything queued before the marker is in `batch` or written.
+                    if batch:
+                        await self._write(batch)
+                        batch = []
+                    await self._hub_inbox.send(item)
+                    break
+                batch.append(item)
+                if len(batch) >= self._max_batch:
+                    break
                 try:
-                    batch.append(self._receive.receive_nowait())
+                    item = self._receive.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            await self._write(batch)
+            if batch:
+                await self._write(batch)
         self.finished.set()
+
+    async def flush(self) -> None:
+        """Wait until every message queued so far is stored, acked and handed to the hub,
+        and the hub has handled all of that."""
+        done = trio.Event()
+        try:
+            await self.queue.send(Flush(done))
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return
+        await done.wait()
 
     async def _write(self, batch: list[PersistRequest]) -> None:
         metrics = self._metrics

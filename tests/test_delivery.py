@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from chat_trio.client import Connection
+from chat_trio.client import Connection, Message
 from chat_trio.model import FrameType
 from tests.conftest import MakeUser, User, make_group
 from tests.test_socket import assert_nothing_more, welcome
@@ -136,3 +136,40 @@ async def test_catch_up_after_being_away_pages_a_large_backlog(make_user: MakeUs
     assert ids == sorted(ids) and len(set(ids)) == total
     group_items = [m for m in seen if m["messageType"] == 2]
     assert len(group_items) == total // 5 and group_items[0]["toUserId"] == group_uuid
+
+
+async def sync_all(conn: Connection, after: int) -> list[Message]:
+    """Catch up over the socket: pages of stored frames until the marker says done."""
+    got: list[Message] = []
+    with trio.fail_after(60):
+        while True:
+            await conn.send(Message(type=FrameType.SYNC, id=after))
+            while True:
+                frame = await conn.receive()
+                if frame.type == FrameType.SYNC:
+                    break
+                got.append(frame)
+            after = frame.id
+            if frame.content == "done":
+                return got
+
+
+async def test_catch_up_over_the_socket(make_user: MakeUser) -> None:
+    sender, away = await make_user(), await make_user()
+    group_uuid = await make_group(sender, "socket-backlog", away)
+    total = 1200
+    async with sender.api.connect() as cs:
+        await welcome(cs)
+        for i in range(total):
+            await cs.send_text(group_uuid if i % 4 == 0 else away.uuid, f"s{i}", group=i % 4 == 0)
+        for _ in range(total):
+            await next_ack(cs)
+    async with away.api.connect() as ca:
+        await welcome(ca)
+        got = await sync_all(ca, 0)
+        await assert_nothing_more(ca)
+    assert [m.content for m in got] == [f"s{i}" for i in range(total)]
+    assert [m.id for m in got] == sorted({m.id for m in got})
+    first_group = got[0]
+    assert (getattr(first_group, "from"), first_group.to) == (group_uuid, sender.uuid)
+    assert getattr(got[1], "from") == sender.uuid and got[1].to == away.uuid

@@ -115,7 +115,10 @@ class SocketEndpoint:
             max_backlog_frames=s.config.limits.outbox_frames,
             buffered=buffered,
         )
-        session = Session(user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle)
+        session = Session(
+            user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle,
+            idle_timeout=s.config.limits.idle_timeout,
+        )
         self._sessions.add(session)
         try:
             await session.run()
@@ -124,6 +127,19 @@ class SocketEndpoint:
             if session.close_code == CLOSE_TRY_AGAIN_LATER:
                 s.metrics.slow_consumer_disconnects.inc()
             await ws.aclose()
+
+    async def drain(self) -> None:
+        """The graceful part of shutting down: every session stops reading, everything
+        already read is stored and acked (the store writer and the hub are flushed
+        behind it), then the sessions close with 1001. The caller bounds the wait."""
+        self._shutting_down = True
+        sessions = list(self._sessions)
+        for session in sessions:
+            session.stop_reading()
+        for session in sessions:
+            await session.reading_done.wait()
+        await self._services.writer.flush()
+        self.shutdown()
 
     def shutdown(self) -> None:
         self._shutting_down = True

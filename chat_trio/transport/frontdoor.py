@@ -14,9 +14,9 @@ Hypercorn's application lifespan (quart-trio's startup and shutdown, which own
 ``app.nursery``) runs around the listener as in ``hypercorn.trio.serve``.
 
 Shutdown, when ``shutdown_trigger`` returns: the listener closes first, then
-hypercorn's connections are told to finish and the upgrade handler closes its
-sessions (code 1001); whatever still runs after ``graceful_timeout`` seconds is
-cancelled.
+hypercorn's connections are told to finish and the upgrade handler drains its
+sessions (they stop reading; what they sent is stored and acked) and closes them
+(code 1001); whatever still runs after ``graceful_timeout`` seconds is cancelled.
 """
 
 from __future__ import annotations
@@ -65,8 +65,12 @@ class UpgradeHandler(Protocol):
         """Answer the handshake and serve the connection; owns and closes ``sock``."""
         ...
 
+    async def drain(self) -> None:
+        """Stop reading, let the server finish what was read, then close with 1001."""
+        ...
+
     def shutdown(self) -> None:
-        """Close every live connection with code 1001 (going away)."""
+        """Close every live connection with code 1001 (going away), now."""
         ...
 
 
@@ -199,10 +203,11 @@ class FrontDoor:
                         accepting.cancel_scope.cancel()
                     _close(listener)
                     await self._context.terminated.set()
-                    self._upgrades.shutdown()
-                    connections.cancel_scope.deadline = (
-                        trio.current_time() + self._config.graceful_timeout
-                    )
+                    deadline = trio.current_time() + self._config.graceful_timeout
+                    with trio.move_on_at(deadline):
+                        await self._upgrades.drain()
+                    self._upgrades.shutdown()  # whatever the drain did not close in time
+                    connections.cancel_scope.deadline = deadline
             finally:
                 if listener.fileno() >= 0:
                     _close(listener)
