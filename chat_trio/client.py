@@ -90,6 +90,19 @@ class ChatClient:
         self.http.headers["Authorization"] = f"Bearer {data['token']}"
         return self.me
 
+    async def since(self, after: int = 0, *, page: int = 1000) -> list[dict[str, Any]]:
+        """Catch up over HTTP: every message the caller can see after id ``after``, in
+        id order, fetched a page at a time."""
+        found: list[dict[str, Any]] = []
+        while True:
+            items: list[dict[str, Any]] = await self.request(
+                "GET", "/message/since", params={"id": after, "limit": page}
+            )
+            found.extend(items)
+            if len(items) < page:
+                return found
+            after = int(items[-1]["id"])
+
     async def signup(self, username: str, password: str) -> Me:
         """Register, then log in."""
         await self.register(username, password)

@@ -112,14 +112,7 @@ async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
             # every ack given before the kill names the same stored message now
             for client_id, message_id in before_kill.items():
                 assert after_retry[client_id] == message_id
-            stored: list[dict[str, object]] = []
-            last = 0
-            while True:
-                page = await b.request("GET", "/message/since", params={"id": last, "limit": 1000})
-                stored.extend(page)
-                if len(page) < 1000:
-                    break
-                last = int(str(page[-1]["id"]))
+            stored = await b.since()
             contents = [str(m["content"]) for m in stored]
             assert sorted(contents) == ids  # each message exactly once
             by_content = {str(m["content"]): m["id"] for m in stored}

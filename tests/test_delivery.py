@@ -117,20 +117,11 @@ async def test_catch_up_after_being_away_pages_a_large_backlog(make_user: MakeUs
     total = 2500
     async with sender.api.connect() as cs:
         await welcome(cs)
-        last_seen = 0
         for i in range(total):
             await cs.send_text(group_uuid if i % 5 == 0 else away.uuid, f"m{i}", group=i % 5 == 0)
         for _ in range(total):
             await next_ack(cs)
-    seen: list[dict[str, object]] = []
-    while True:
-        page = await away.api.request(
-            "GET", "/message/since", params={"id": last_seen, "limit": 1000}
-        )
-        seen.extend(page)
-        if len(page) < 1000:
-            break
-        last_seen = int(page[-1]["id"])
+    seen = await away.api.since(0, page=1000)
     assert [m["content"] for m in seen] == [f"m{i}" for i in range(total)]
     ids = [int(str(m["id"])) for m in seen]
     assert ids == sorted(ids) and len(set(ids)) == total

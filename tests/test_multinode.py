@@ -246,17 +246,6 @@ async def send_acked(conn: Connection, to: str, content: str, *, group: bool = F
                 return int(frame.id)
 
 
-async def since(api: ChatClient, after: int) -> list[dict[str, object]]:
-    """Every stored message of the caller after id ``after`` (the catch-up route)."""
-    found: list[dict[str, object]] = []
-    while True:
-        page = await api.request("GET", "/message/since", params={"id": after, "limit": 1000})
-        found.extend(page)
-        if len(page) < 1000:
-            return found
-        after = int(str(page[-1]["id"]))
-
-
 async def test_one_to_one_between_nodes(cluster: Cluster) -> None:
     a, b = cluster.nodes[0], cluster.nodes[1]
     async with (
@@ -363,7 +352,7 @@ async def test_killed_node_users_reconnect_elsewhere_and_catch_up(cluster: Clust
         bob.http.base_url = httpx.URL(cluster.nodes[1].url)
         bob.base_url = cluster.nodes[1].url
         async with bob.connect():
-            caught_up = {int(str(m["id"])) for m in await since(bob, max(live))}
+            caught_up = {int(str(m["id"])) for m in await bob.since(max(live))}
         assert live | caught_up >= acked
         assert caught_up & acked == acked - live
 
@@ -409,6 +398,6 @@ async def test_redis_restart_resumes_delivery_and_loses_nothing(cluster: Cluster
             with trio.fail_after(STEP):
                 while last not in received:
                     received.add(int((await cb.receive_chat()).id))
-        stored = {int(str(m["id"])) for m in await since(bob, 0)}
+        stored = {int(str(m["id"])) for m in await bob.since(0)}
         assert acked <= stored
         assert acked <= received | stored

@@ -119,15 +119,23 @@ def mariadb_database() -> str:
     connection.close()
 
 
-async def test_readyz_fails_when_the_database_is_stopped(
+@pytest.fixture
+async def behind_proxy(
     nursery: trio.Nursery, tmp_path: Path, mariadb_database: str
-) -> None:
+) -> tuple[TcpProxy, Server]:
+    """A server on MariaDB through a proxy the test can stop ("the database is gone")."""
     proxy = TcpProxy()
     await nursery.start(proxy.run)
     config = server_config(tmp_path).replace("database", backend="mysql").replace(
         "mysql", port=proxy.port, name=mariadb_database, timeout=2.0
     )
-    server = await start_server(nursery, config, tmp_path)
+    return proxy, await start_server(nursery, config, tmp_path)
+
+
+async def test_readyz_fails_when_the_database_is_stopped(
+    behind_proxy: tuple[TcpProxy, Server],
+) -> None:
+    proxy, server = behind_proxy
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
         assert (await http.get("/readyz")).status_code == 200
         proxy.stop()
@@ -140,18 +148,13 @@ async def test_readyz_fails_when_the_database_is_stopped(
 
 
 async def test_a_lookup_during_an_outage_is_a_503_frame_not_a_dead_session(
-    nursery: trio.Nursery, tmp_path: Path, mariadb_database: str
+    behind_proxy: tuple[TcpProxy, Server],
 ) -> None:
     """A group the caches do not know, looked up while the database is away."""
     from chat_trio.client import ChatClient
     from tests.conftest import PASSWORD
 
-    proxy = TcpProxy()
-    await nursery.start(proxy.run)
-    config = server_config(tmp_path).replace("database", backend="mysql").replace(
-        "mysql", port=proxy.port, name=mariadb_database, timeout=2.0
-    )
-    server = await start_server(nursery, config, tmp_path)
+    proxy, server = behind_proxy
     async with ChatClient(server.url) as a:
         await a.signup("during", PASSWORD)
         async with a.connect() as conn:

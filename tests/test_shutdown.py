@@ -74,14 +74,7 @@ async def test_sigterm_mid_stream_stores_and_acks_what_it_read(tmp_path: Path) -
     try:
         async with ChatClient(url) as b:
             await b.login("reader", PASSWORD)
-            stored: dict[str, int] = {}
-            last = 0
-            while True:
-                page = await b.request("GET", "/message/since", params={"id": last, "limit": 1000})
-                stored.update({str(m["content"]): int(m["id"]) for m in page})
-                if len(page) < 1000:
-                    break
-                last = int(str(page[-1]["id"]))
+            stored = {str(m["content"]): int(m["id"]) for m in await b.since()}
         assert len(acked) >= 200
         assert stored == acked  # all that was read is stored and acked; nothing else
     finally:

@@ -25,7 +25,7 @@ from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import StorageError
 from chat_trio.services import Services
 from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, Session
-from chat_trio.transport.frontdoor import HEAD_TIMEOUT_SECONDS, refuse
+from chat_trio.transport.frontdoor import HEAD_TIMEOUT_SECONDS, refuse, send_all
 from chat_trio.transport.handshake import RequestHead, accept_response, upgrade_problem
 from chat_trio.transport.websocket import WebSocket
 
@@ -43,16 +43,6 @@ def handshake_token(request: RequestHead) -> str:
     if cookie:
         return cookie
     return request.arg("token")
-
-
-async def _send_all(sock: socket.socket, data: bytes) -> None:
-    with trio.fail_after(HEAD_TIMEOUT_SECONDS):
-        while data:
-            await trio.lowlevel.wait_writable(sock)
-            try:
-                data = data[sock.send(data) :]
-            except BlockingIOError:
-                continue
 
 
 class SocketEndpoint:
@@ -99,7 +89,8 @@ class SocketEndpoint:
                 return
             s.directory.remember(user)
             try:
-                await _send_all(sock, accept_response(request))
+                with trio.fail_after(HEAD_TIMEOUT_SECONDS):
+                    await send_all(sock, accept_response(request))
             except (OSError, trio.TooSlowError):
                 trio.lowlevel.notify_closing(sock)
                 sock.close()

@@ -276,17 +276,24 @@ class FrontDoor:
         ).run()
 
 
+async def send_all(sock: socket.socket, data: bytes) -> None:
+    """Write all of ``data`` to a non-blocking socket, waiting for room as needed.
+    For handshake answers; the caller bounds the wait."""
+    view = memoryview(data)
+    while view:
+        await trio.lowlevel.wait_writable(sock)
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            continue
+
+
 async def refuse(sock: socket.socket, status: int, reason: str, *headers: str) -> None:
     """Answer a request with ``status`` and the JSON envelope, then close ``sock``."""
     data = refusal_response(status, reason, headers)
     try:
         with trio.move_on_after(HEAD_TIMEOUT_SECONDS):
-            while data:
-                await trio.lowlevel.wait_writable(sock)
-                try:
-                    data = data[sock.send(data) :]
-                except BlockingIOError:
-                    continue
+            await send_all(sock, data)
             # Let the client read the answer before the connection ends.
             sock.shutdown(socket.SHUT_WR)
     except OSError:
