@@ -218,16 +218,21 @@ def scale(harness: Path, stacks: list[str]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--harness", type=Path, default=default_harness())
-    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--harness", type=Path, default=default_harness(),
+                    help="the benchmark harness folder (default: ../shared/bench, "
+                    "or CHAT_TRIO_BENCH_HARNESS)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="runs of every scenario; ratios are medians over runs (default 1)")
     ap.add_argument("--stacks", default="chattrio wsa node",
                     help="stacks, interleaved: chattrio, before, and the harness's peers")
-    ap.add_argument("--scenarios", default="fanout pairs idle")
+    ap.add_argument("--scenarios", default="fanout pairs idle",
+                    help="harness scenarios: fanout, pairs, pairs_light, idle, check")
     ap.add_argument("--before", metavar="GIT_REF",
                     help="also run the server as it was at this git ref (stack `before`)")
     ap.add_argument("--scale", action="store_true",
                     help="also sweep group size (fan-out) and connection count (idle)")
-    ap.add_argument("--scale-stacks", default="chattrio wsa")
+    ap.add_argument("--scale-stacks", default="chattrio wsa",
+                    help="stacks for the --scale sweep (default: chattrio wsa)")
     args = ap.parse_args(argv)
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -191,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     adduser = add("adduser", "add a user account (the password is asked, never an argument)")
     adduser.add_argument("username")
-    adduser.add_argument("--nickname", default="")
-    adduser.add_argument("--email", default="")
+    adduser.add_argument("--nickname", default="", help="shown name (default: the username)")
+    adduser.add_argument("--email", default="", help="the account's e-mail address")
     adduser.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
