@@ -4,12 +4,17 @@ Every chat message names a recipient that must exist and, for a group, a sender
 that must be a member and members to deliver to. Asking the database each time
 would put a thread hop on every message, so the directory keeps what it has
 looked up: users by uuid (never deleted) and each group's member set, which the
-API updates when someone joins.
+API drops when someone joins here. A join on another node is not seen here, so a
+member set is also reloaded once it is ``group_ttl`` seconds old: a new member
+of a busy group gets live messages from every node within that time (and all of
+them by catch-up in any case).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import trio
 
 from chat_trio.model import Group, User
 from chat_trio.storage import Store
@@ -19,11 +24,15 @@ from chat_trio.storage import Store
 class GroupView:
     group: Group
     member_uuids: frozenset[str]
+    loaded_at: float = 0.0
 
 
 class Directory:
-    def __init__(self, store: Store, *, max_users: int = 100_000) -> None:
+    def __init__(
+        self, store: Store, *, max_users: int = 100_000, group_ttl: float = 5.0
+    ) -> None:
         self._store = store
+        self._group_ttl = group_ttl
         self._users: dict[str, User] = {}
         self._groups: dict[str, GroupView] = {}
         self._generation: dict[str, int] = {}
@@ -46,14 +55,15 @@ class Directory:
 
     async def group(self, uuid: str) -> GroupView | None:
         cached = self._groups.get(uuid)
-        if cached is not None:
+        now = trio.current_time()
+        if cached is not None and now - cached.loaded_at < self._group_ttl:
             return cached
         generation = self._generation.get(uuid, 0)
         group = await self._store.group_by_uuid(uuid)
         if group is None:
             return None
         members = await self._store.group_members(group.id)
-        view = GroupView(group, frozenset(m.uuid for m in members))
+        view = GroupView(group, frozenset(m.uuid for m in members), loaded_at=now)
         # A join while we were reading may be missing from `members`: keep the
         # answer for this caller but do not cache it.
         if self._generation.get(uuid, 0) == generation:
