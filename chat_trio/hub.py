@@ -77,7 +77,14 @@ class Flush:
     done: trio.Event
 
 
-HubEvent = Register | Unregister | Fanout | Reply | Flush
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several events at once, applied in order (the store writer's per-batch output)."""
+
+    events: tuple[Register | Unregister | Fanout | Reply | Flush, ...]
+
+
+HubEvent = Register | Unregister | Fanout | Reply | Flush | Batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,9 @@ class Hub:
                 self._deliver(peer, payload)
             case Flush(done):
                 done.set()
+            case Batch(events):
+                for inner in events:
+                    self.handle(inner)
             case Register(peer):
                 held = self._sessions.setdefault(peer.user_uuid, [])
                 held.append(peer)
