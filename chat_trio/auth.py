@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import trio
@@ -26,6 +27,12 @@ from chat_trio.storage.sql import now_ms
 
 #: Name of the HttpOnly cookie that carries the token for browsers.
 COOKIE_NAME = "chat_trio_token"
+
+#: Seconds a resolved token is trusted without asking the database again. A logout or a
+#: password change here drops it at once; one on another node reaches this node within
+#: this time.
+TOKEN_CACHE_SECONDS = 30.0
+_TOKEN_CACHE_SIZE = 100_000
 
 
 def new_token() -> str:
@@ -57,6 +64,9 @@ class Accounts:
         per_address = limits.login_failures_per_minute_per_address
         self._failures_by_user = KeyedBuckets(per_user / 60, per_user)
         self._failures_by_address = KeyedBuckets(per_address / 60, per_address)
+        # token hash -> (user, trusted until): every request and handshake asks, and
+        # the database answer costs a thread hop.
+        self._tokens: OrderedDict[str, tuple[User, float]] = OrderedDict()
         self._hasher = PasswordHasher(
             time_cost=config.argon2_time_cost,
             memory_cost=config.argon2_memory_kib,
@@ -110,12 +120,44 @@ class Accounts:
         token = new_token()
         expires = now_ms() + int(self._config.token_ttl * 1000)
         await self._store.create_login(token_hash(token), user.id, expires)
+        self._trust(token_hash(token), user)
         return token
 
     async def user_for_token(self, token: str) -> User | None:
         if not token or len(token) > 256:
             return None
-        return await self._store.user_for_login(token_hash(token))
+        hashed = token_hash(token)
+        cached = self._tokens.get(hashed)
+        if cached is not None and cached[1] > trio.current_time():
+            return cached[0]
+        user = await self._store.user_for_login(hashed)
+        if user is None:
+            self._tokens.pop(hashed, None)
+        else:
+            self._trust(hashed, user)
+        return user
+
+    def _trust(self, hashed: str, user: User) -> None:
+        self._tokens[hashed] = (user, trio.current_time() + TOKEN_CACHE_SECONDS)
+        self._tokens.move_to_end(hashed)
+        if len(self._tokens) > _TOKEN_CACHE_SIZE:
+            self._tokens.popitem(last=False)
+
+    def user_changed(self, user: User) -> None:
+        """A profile changed: cached logins of that user answer the new profile."""
+        for hashed, (cached, until) in list(self._tokens.items()):
+            if cached.id == user.id:
+                self._tokens[hashed] = (user, until)
 
     async def logout(self, token: str) -> None:
-        await self._store.delete_login(token_hash(token))
+        hashed = token_hash(token)
+        self._tokens.pop(hashed, None)
+        await self._store.delete_login(hashed)
+
+    async def revoke_other_logins(self, user: User, keep_token: str) -> None:
+        """End every login of ``user`` but the one whose token is ``keep_token``."""
+        keep = token_hash(keep_token)
+        for hashed, (cached, _until) in list(self._tokens.items()):
+            if cached.id == user.id and hashed != keep:
+                del self._tokens[hashed]
+        await self._store.delete_other_logins(user.id, keep)

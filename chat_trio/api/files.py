@@ -64,6 +64,7 @@ async def upload_avatar() -> Response:
     updated = await s.store.user_by_uuid(user.uuid)
     if updated is not None:
         s.directory.remember(updated)
+        s.accounts.user_changed(updated)
     return ok(stored.name)
 
 

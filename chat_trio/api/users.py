@@ -18,7 +18,7 @@ from chat_trio.api.common import (
     text_field,
     user_json,
 )
-from chat_trio.auth import COOKIE_NAME, token_hash
+from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import Conflict, ProtocolError
 
 blueprint = Blueprint("users", __name__)
@@ -115,10 +115,11 @@ async def update_user() -> Response:
     await s.store.update_user(user.id, nickname=nickname, email=email, password_hash=new_hash)
     if new_hash is not None:
         # A new password ends every other login of this user.
-        await s.store.delete_other_logins(user.id, token_hash(request_token()))
+        await s.accounts.revoke_other_logins(user, request_token())
     updated = await s.store.user_by_uuid(user.uuid)
     if updated is not None:
         s.directory.remember(updated)
+        s.accounts.user_changed(updated)
     return ok(None)
 
 
