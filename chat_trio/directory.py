@@ -23,7 +23,10 @@ from chat_trio.storage import Store
 @dataclass(frozen=True, slots=True)
 class GroupView:
     group: Group
+    #: For "is this user a member?"
     member_uuids: frozenset[str]
+    #: The same members, ready to hand on as a message's recipients.
+    members: tuple[str, ...]
     loaded_at: float = 0.0
 
 
@@ -63,7 +66,8 @@ class Directory:
         if group is None:
             return None
         members = await self._store.group_members(group.id)
-        view = GroupView(group, frozenset(m.uuid for m in members), loaded_at=now)
+        uuids = tuple(m.uuid for m in members)
+        view = GroupView(group, frozenset(uuids), uuids, loaded_at=now)
         # A join while we were reading may be missing from `members`: keep the
         # answer for this caller but do not cache it.
         if self._generation.get(uuid, 0) == generation:

@@ -64,6 +64,8 @@ class PersistRequest:
 
     message: NewMessage
     origin: Session
+    #: Every user whose sessions get the stored message, the sender included (its
+    #: other sessions see what it sent; ``origin`` itself is skipped).
     recipients: tuple[str, ...]
     #: trio.current_time() when the frame arrived, for the delivery latency metric.
     received_at: float = 0.0
@@ -189,7 +191,10 @@ class Intake:
             target = await self._directory.user(message.to)
             if target is None:
                 raise ProtocolError(404, "no such user")
-            to_id, recipients = target.id, (target.uuid,)
+            to_id = target.id
+            # The sender too: its other sessions (tabs, devices) see what it sent.
+            me = session.user.uuid
+            recipients = (target.uuid,) if target.uuid == me else (target.uuid, me)
         elif message.messageType == MessageType.GROUP:
             view = await self._directory.group(message.to)
             if view is None:
@@ -197,7 +202,7 @@ class Intake:
             if session.user.uuid not in view.member_uuids:
                 raise ProtocolError(403, "you are not a member of this group")
             to_id = view.group.id
-            recipients = tuple(m for m in view.member_uuids if m != session.user.uuid)
+            recipients = view.members  # the sender included, for its other sessions
         else:
             raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 

@@ -116,10 +116,8 @@ class StoreWriter:
             if is_new:
                 self._stored_counter(message.content_type).inc()
                 frame = codec.stored_frame(message)
-                # The sender's other sessions (tabs, devices) see what it sent too.
-                everyone = tuple(dict.fromkeys((*request.recipients, request.message.sender.uuid)))
-                events.append(Fanout(frame, everyone, skip=request.origin))
-                self._bus.publish(frame, everyone)
+                events.append(Fanout(frame, request.recipients, skip=request.origin))
+                self._bus.publish(frame, request.recipients)
             if message.client_id:
                 ack = codec.ack_frame(message.client_id, message.id, message.created_at_ms)
                 events.append(Reply(request.origin, ack))

@@ -111,16 +111,26 @@ async def test_order_per_conversation_under_concurrent_senders(make_user: MakeUs
         assert [int(str(m["content"])) for m in await history(receiver, sender)] == sequence
 
 
+async def send_backlog(
+    sender: User, away: User, group_uuid: str, total: int, *, every: int, prefix: str
+) -> None:
+    """``total`` acked messages to ``away`` while it is offline; every ``every``-th one
+    goes to the group instead."""
+    async with sender.api.connect() as cs:
+        await welcome(cs)
+        for i in range(total):
+            to_group = i % every == 0
+            to = group_uuid if to_group else away.uuid
+            await cs.send_text(to, f"{prefix}{i}", group=to_group)
+        for _ in range(total):
+            await next_ack(cs)
+
+
 async def test_catch_up_after_being_away_pages_a_large_backlog(make_user: MakeUser) -> None:
     sender, away = await make_user(), await make_user()
     group_uuid = await make_group(sender, "backlog", away)
     total = 2500
-    async with sender.api.connect() as cs:
-        await welcome(cs)
-        for i in range(total):
-            await cs.send_text(group_uuid if i % 5 == 0 else away.uuid, f"m{i}", group=i % 5 == 0)
-        for _ in range(total):
-            await next_ack(cs)
+    await send_backlog(sender, away, group_uuid, total, every=5, prefix="m")
     seen = await away.api.since(0, page=1000)
     assert [m["content"] for m in seen] == [f"m{i}" for i in range(total)]
     ids = [int(str(m["id"])) for m in seen]
@@ -149,12 +159,7 @@ async def test_catch_up_over_the_socket(make_user: MakeUser) -> None:
     sender, away = await make_user(), await make_user()
     group_uuid = await make_group(sender, "socket-backlog", away)
     total = 1200
-    async with sender.api.connect() as cs:
-        await welcome(cs)
-        for i in range(total):
-            await cs.send_text(group_uuid if i % 4 == 0 else away.uuid, f"s{i}", group=i % 4 == 0)
-        for _ in range(total):
-            await next_ack(cs)
+    await send_backlog(sender, away, group_uuid, total, every=4, prefix="s")
     async with away.api.connect() as ca:
         await welcome(ca)
         got = await sync_all(ca, 0)

@@ -257,18 +257,6 @@ class SqlStore:
 
         await self._run(run)
 
-    async def are_friends(self, user_id: int, friend_id: int) -> bool:
-        f = self.schema.user_friends
-
-        def run() -> bool:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(f.c.id).where(f.c.user_id == user_id, f.c.friend_id == friend_id)
-                ).first()
-            return row is not None
-
-        return await self._run(run)
-
     async def friends(self, user_id: int) -> list[User]:
         u, f = self.schema.users, self.schema.user_friends
 
