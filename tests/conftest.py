@@ -5,8 +5,9 @@ in a tmp dir, and the MariaDB/MySQL server on 127.0.0.1:3306 (root, empty
 password; ``CHAT_TRIO_TEST_MYSQL_*`` to change), where each run creates one
 throwaway database ``chat_trio_test_<random>`` and drops it at the end, and
 each test starts on empty tables. A run that cannot reach that server fails;
-it does not skip. Each end-to-end test is bounded with ``trio.fail_after`` on
-the real clock (a hang guard, never a speed assertion).
+it does not skip. Every test has a time limit, 60 s unless it says otherwise
+(tests/time_limits.py: a hang guard, never a speed assertion), and steps that
+may hang have their own ``trio.fail_after``.
 
 The ``server`` fixture, and so every end-to-end test, runs once per backend.
 """
@@ -28,6 +29,9 @@ from chat_trio.app import serve
 from chat_trio.client import ChatClient, Me
 from chat_trio.config import Config, MysqlConfig
 
+#: Every test has a time limit (a hang guard): see tests/time_limits.py.
+pytest_plugins = ["tests.time_limits"]
+
 #: Cheap argon2 settings: tests create many users; production keeps the defaults.
 FAST_AUTH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
 
@@ -35,7 +39,6 @@ PASSWORD = "correct horse battery"
 
 
 BACKENDS = ["sqlite", "mysql"]
-
 _prefixes = itertools.count(1)
 
 
