@@ -28,6 +28,7 @@ import trio
 from chat_trio.app import serve
 from chat_trio.client import ChatClient, Me
 from chat_trio.config import Config, MysqlConfig
+from tests.instances import MariadbInstance, RedisInstance, own_mariadb_server, own_redis_server
 
 #: Every test has a time limit (a hang guard): see tests/time_limits.py.
 pytest_plugins = ["tests.time_limits"]
@@ -82,6 +83,21 @@ def mysql_database() -> Iterator[MysqlConfig]:
     finally:
         with mysql_admin(base) as conn, conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def own_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariadbInstance]:
+    """A MariaDB of this test's own (own data directory and port), for a test that
+    stops and starts its database: the shared server stays up for everyone else."""
+    with own_mariadb_server(tmp_path_factory.mktemp("mariadb")) as instance:
+        yield instance
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisInstance]:
+    """A Redis of this test's own (own port), for a test that stops and starts it."""
+    with own_redis_server(tmp_path_factory.mktemp("redis")) as instance:
+        yield instance
 
 
 def fresh_mysql(database: MysqlConfig) -> MysqlConfig:

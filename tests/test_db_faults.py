@@ -1,4 +1,4 @@
-"""Database faults while messages flow, on the real MariaDB.
+"""Database faults while messages flow, on a real MariaDB.
 
 The rule: a sender gets an ack only for a message that is committed, and an
 error frame (code 503) for one that could not be stored; nothing is dropped
@@ -7,16 +7,16 @@ itself when the database is back; every acked message is there afterwards.
 
 Two ways to lose the database: MariaDB stopped and started again (the server
 process goes away, every pooled connection dies), and the server's connections
-killed with KILL (the server stays up). The first restarts the MariaDB of this
-machine, with ``mariadb-admin shutdown`` and ``start-stop-daemon``, as .ci/run
-starts it; it is always started again, even when the test fails.
+killed with KILL (the server stays up). The restart runs on a MariaDB of the
+test's own (``own_mariadb``: own data directory and port), never the shared
+one, so no other test waits out the outage. The KILLs go to the shared server,
+but only to connections that have this run's throwaway database open, which
+only this test's server has at that moment: other runs are untouched.
 """
 
 from __future__ import annotations
 
 import itertools
-import shutil
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,13 +27,17 @@ import trio
 from chat_trio.client import Connection
 from chat_trio.config import MysqlConfig
 from chat_trio.model import FrameType
-from tests.conftest import MakeUser, Server, befriend, mysql_admin
+from tests.conftest import MakeUser, Server, befriend, emptied_mysql, mysql_admin
+from tests.instances import MariadbInstance
 from tests.test_socket import welcome
 
-pytestmark = pytest.mark.parametrize("backend", ["mysql"])
-
-#: Hang guard for a whole test (real clock), never a speed assertion.
+#: Hang guard for the flow (real clock), never a speed assertion.
 TEST_LIMIT = 120
+
+pytestmark = [
+    pytest.mark.parametrize("backend", ["mysql"]),
+    pytest.mark.time_limit(TEST_LIMIT + 60),
+]
 
 
 @pytest.fixture
@@ -42,45 +46,17 @@ def server_limits() -> dict[str, object]:
     return {"messages_per_second": 100_000.0, "message_burst": 100_000}
 
 
-def admin_args(config: MysqlConfig) -> list[str]:
-    return [
-        f"--host={config.host}", f"--port={config.port}", f"--user={config.user}",
-        *([f"--password={config.password}"] if config.password else []),
-    ]
-
-
-async def mariadb_alive(config: MysqlConfig) -> bool:
-    result = await trio.run_process(
-        ["mariadb-admin", *admin_args(config), "ping"], check=False, capture_stdout=True,
-        capture_stderr=True,
-    )
-    return result.returncode == 0
-
-
-async def wait_mariadb(config: MysqlConfig, *, alive: bool) -> None:
-    # polling: a server starting up has nothing to wait on but its port
-    with trio.fail_after(60):
-        while True:
-            if await mariadb_alive(config) == alive:
-                return
-            await trio.sleep(0.2)
-
-
-async def stop_mariadb(config: MysqlConfig) -> None:
-    await trio.run_process(
-        ["mariadb-admin", *admin_args(config), "shutdown"], check=False, capture_stderr=True
-    )
-    await wait_mariadb(config, alive=False)
-
-
-async def start_mariadb(config: MysqlConfig) -> None:
-    if not await mariadb_alive(config):
-        await trio.run_process(
-            ["start-stop-daemon", "--start", "--oknodo", "--background",
-             "--exec", "/usr/sbin/mariadbd"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    await wait_mariadb(config, alive=True)
+@pytest.fixture
+def database_config(backend: str, request: pytest.FixtureRequest) -> MysqlConfig:
+    """The run's shared tables, emptied; for a test that asks for ``own_mariadb``,
+    a database on that instance instead."""
+    if "own_mariadb" in request.fixturenames:
+        own: MariadbInstance = request.getfixturevalue("own_mariadb")
+        config = own.config("chat_trio_faults")
+        with mysql_admin(config) as conn, conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{config.name}` CHARACTER SET utf8mb4")
+        return config
+    return emptied_mysql(request.getfixturevalue("mysql_database"))
 
 
 def kill_connections_for(config: MysqlConfig, seconds: float) -> int:
@@ -146,7 +122,7 @@ async def wait_until(flow: Flow, done: Callable[[], bool]) -> None:
 async def run_fault(
     server: Server,
     make_user: MakeUser,
-    fault: Callable[[MysqlConfig], Awaitable[None]],
+    fault: Callable[[MysqlConfig, Flow], Awaitable[None]],
     *,
     refusals_expected: bool = True,
 ) -> Flow:
@@ -181,7 +157,7 @@ async def run_fault(
 
             stop = trio.Event()
             nursery.start_soon(keep_sending, stop)
-            await fault(config)
+            await fault(config, flow)
             if refusals_expected:  # some messages were refused while it was away ...
                 await wait_until(flow, lambda: bool(flow.refused))
             # ... and once it is back, messages are acked again without any help
@@ -211,29 +187,26 @@ async def run_fault(
     return flow
 
 
-async def test_mariadb_restart_while_messages_flow(server: Server, make_user: MakeUser) -> None:
-    if shutil.which("start-stop-daemon") is None:
-        pytest.fail("start-stop-daemon is needed to start MariaDB again")
-
-    async def restart(config: MysqlConfig) -> None:
+async def test_mariadb_restart_while_messages_flow(
+    own_mariadb: MariadbInstance, server: Server, make_user: MakeUser
+) -> None:
+    async def restart(config: MysqlConfig, flow: Flow) -> None:
         try:
-            await stop_mariadb(config)
-            await trio.sleep(1.0)  # messages keep coming while it is down
+            await trio.to_thread.run_sync(own_mariadb.stop)
+            # messages keep coming while it is down, until some were refused
+            refused = len(flow.refused)
+            await wait_until(flow, lambda: len(flow.refused) >= refused + 5)
         finally:
             with trio.CancelScope(shield=True):
-                await start_mariadb(config)
+                await trio.to_thread.run_sync(own_mariadb.start)
 
-    try:
-        await run_fault(server, make_user, restart)
-    finally:
-        with trio.CancelScope(shield=True):
-            await start_mariadb(server.config.mysql)
+    await run_fault(server, make_user, restart)
 
 
 async def test_connections_killed_while_messages_flow(server: Server, make_user: MakeUser) -> None:
     killed = 0
 
-    async def kill(config: MysqlConfig) -> None:
+    async def kill(config: MysqlConfig, flow: Flow) -> None:
         # for a second, KILL the server's connections as soon as they appear: the
         # ones caught inside a batch fail it; pre-ping replaces the others unnoticed
         nonlocal killed

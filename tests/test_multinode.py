@@ -5,7 +5,9 @@ share one throwaway MariaDB database and one Redis key prefix made for this run,
 so parallel runs do not collide. Clients talk to different nodes and must see
 each other as if there were one server; a node killed with SIGKILL loses its
 users' presence and nothing stored; a Redis restart stops cross-node delivery
-only for its duration. Every wait is bounded with ``trio.fail_after``.
+only for its duration. The restart is done to a Redis of the test's own
+(``own_redis``, with two nodes of its own), never to the shared one. Every wait
+is bounded with ``trio.fail_after``.
 """
 
 from __future__ import annotations
@@ -28,25 +30,18 @@ import trio
 from chat_trio.client import ChatClient, Connection, Message
 from chat_trio.model import FrameType
 from tests.conftest import PASSWORD
+from tests.instances import RedisInstance
 from tests.test_cli import cli_env, free_port
 
 pytestmark = pytest.mark.multinode
 
-REDIS = ("127.0.0.1", 6379)
+REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Seconds any one step may take before the test counts as hung.
 STEP = 20
 
 
-def _mysql() -> pymysql.Connection:
-    """A connection to MariaDB, waiting out a restart by someone else's tests."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-        except pymysql.err.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+def _mysql() -> pymysql.Connection[pymysql.cursors.Cursor]:
+    return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
 
 
 @dataclass
@@ -62,20 +57,15 @@ class Node:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the process and wait for /readyz; start again while MariaDB is
-        refusing connections (other suites on this machine restart it)."""
+        """Start the process and wait for /readyz."""
         deadline = time.monotonic() + 60
-        while True:
-            with self.log.open("ab") as out:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "chat_trio", "serve", "--port", str(self.port)],
-                    env=self.env, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT,
-                )
-            if self._wait_ready(deadline):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"node {self.name} did not become ready: see {self.log}")
-            time.sleep(0.5)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "chat_trio", "serve", "--port", str(self.port)],
+                env=self.env, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT,
+            )
+        if not self._wait_ready(deadline):
+            raise RuntimeError(f"node {self.name} did not become ready: see {self.log}")
 
     def _wait_ready(self, deadline: float) -> bool:
         assert self.process is not None
@@ -117,11 +107,12 @@ class Cluster:
         return node
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def running_cluster(root: Path, redis_url: str, names: tuple[str, ...]) -> Iterator[Cluster]:
+    """Nodes ``names`` on their own throwaway database, sharing Redis ``redis_url``
+    under a key prefix of their own; stopped and the database dropped on exit."""
     run = uuid.uuid4().hex[:10]
     database = f"chat_trio_nodes_{run}"
-    root = tmp_path_factory.mktemp("nodes")
     with contextlib.closing(_mysql()) as db, db.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     env = {
@@ -129,7 +120,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "CHAT_TRIO_DATABASE_BACKEND": "mysql",
         "CHAT_TRIO_MYSQL_NAME": database,
         "CHAT_TRIO_MSGCHANNELTYPE_CHANNELTYPE": "redis",
-        "CHAT_TRIO_MSGCHANNELTYPE_REDISURL": f"redis://{REDIS[0]}:{REDIS[1]}/0",
+        "CHAT_TRIO_MSGCHANNELTYPE_REDISURL": redis_url,
         "CHAT_TRIO_MSGCHANNELTYPE_REDISPREFIX": f"chat_trio_test_{run}",
         "CHAT_TRIO_AUTH_ARGON2PARALLELISM": "1",
         "CHAT_TRIO_LIMITS_MESSAGESPERSECOND": "100000",
@@ -138,36 +129,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     }
     cluster = Cluster(env, root)
     try:
-        for name in ("a", "b", "c"):
+        for name in names:
             cluster.add(name)
         yield cluster
     finally:
         for node in cluster.nodes:
             node.stop()
-        _ensure_redis()
         with contextlib.closing(_mysql()) as db, db.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
 
 
-def _redis_up() -> bool:
-    result = subprocess.run(
-        ["redis-cli", "-h", REDIS[0], "-p", str(REDIS[1]), "ping"],
-        capture_output=True, text=True, check=False, timeout=10,
-    )
-    return result.stdout.strip() == "PONG"
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three nodes on the shared Redis, for the whole module."""
+    with running_cluster(tmp_path_factory.mktemp("nodes"), REDIS_URL, ("a", "b", "c")) as nodes:
+        yield nodes
 
 
-def _ensure_redis() -> None:
-    """Redis is shared by the whole machine: whatever happened, leave it running."""
-    if not _redis_up():
-        subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", REDIS[0], "--port", str(REDIS[1]),
-             "--save", "", "--appendonly", "no"],
-            check=True, timeout=10, capture_output=True,
-        )
-        deadline = time.monotonic() + 10
-        while not _redis_up() and time.monotonic() < deadline:
-            time.sleep(0.05)
+@pytest.fixture
+def own_redis_cluster(
+    own_redis: RedisInstance, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Two nodes on a Redis of the test's own, which the test may stop and start."""
+    with running_cluster(tmp_path_factory.mktemp("nodes"), own_redis.url, ("a", "b")) as nodes:
+        yield nodes
 
 
 def _name(prefix: str) -> str:
@@ -357,8 +342,10 @@ async def test_killed_node_users_reconnect_elsewhere_and_catch_up(cluster: Clust
         assert caught_up & acked == acked - live
 
 
-async def test_redis_restart_resumes_delivery_and_loses_nothing(cluster: Cluster) -> None:
-    a, b = cluster.nodes[0], cluster.nodes[1]
+async def test_redis_restart_resumes_delivery_and_loses_nothing(
+    own_redis: RedisInstance, own_redis_cluster: Cluster
+) -> None:
+    a, b = own_redis_cluster.nodes[0], own_redis_cluster.nodes[1]
     async with user_on(a) as alice, user_on(b) as bob:
         received: set[int] = set()
         acked: set[int] = set()
@@ -374,10 +361,7 @@ async def test_redis_restart_resumes_delivery_and_loses_nothing(cluster: Cluster
                 acked.add(await send_acked(ca, me(bob), f"before the restart {i}"))
             await collect(10)
 
-            await trio.run_process(
-                ["redis-cli", "-h", REDIS[0], "-p", str(REDIS[1]), "shutdown", "nosave"],
-                check=False, capture_stdout=True, capture_stderr=True,
-            )
+            await trio.to_thread.run_sync(own_redis.stop)
             try:
                 await ready(a.url, 503)
                 async with httpx.AsyncClient() as http:
@@ -388,7 +372,8 @@ async def test_redis_restart_resumes_delivery_and_loses_nothing(cluster: Cluster
                 for i in range(10):
                     acked.add(await send_acked(ca, me(bob), f"during the outage {i}"))
             finally:
-                _ensure_redis()
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(own_redis.start)
             for node in (a, b):
                 await ready(node.url)
             await wait_online(alice, me(bob))
