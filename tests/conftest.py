@@ -40,7 +40,20 @@ PASSWORD = "correct horse battery"
 
 
 BACKENDS = ["sqlite", "mysql"]
+#: Fixtures that reach a MariaDB: a test using one is marked ``mysql``.
+MYSQL_FIXTURES = frozenset({"mysql_database", "mariadb_database", "own_mariadb"})
+
 _prefixes = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``mysql`` every test that needs MariaDB: the mysql half of the tests run on
+    both backends, and the users of a MariaDB fixture. ``-m "not mysql"`` runs the rest."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_mysql = callspec is not None and callspec.params.get("backend") == "mysql"
+        if on_mysql or MYSQL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mysql)
 
 
 def mysql_server() -> MysqlConfig:

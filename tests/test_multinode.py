@@ -33,7 +33,7 @@ from tests.conftest import PASSWORD
 from tests.instances import RedisInstance
 from tests.test_cli import cli_env, free_port
 
-pytestmark = pytest.mark.multinode
+pytestmark = [pytest.mark.multinode, pytest.mark.mysql]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Seconds any one step may take before the test counts as hung.

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from chat_trio.config import MysqlConfig
+
 REPO = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["pytester"]
@@ -97,3 +99,15 @@ def test_hangs():
         "*Timeout*",
     ])
 
+
+def test_the_mysql_half_of_a_both_backends_test_is_marked(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    marked = request.node.get_closest_marker("mysql") is not None
+    assert marked == (backend == "mysql")
+
+
+def test_a_test_using_the_mysql_database_is_marked(
+    mysql_database: MysqlConfig, request: pytest.FixtureRequest
+) -> None:
+    assert request.node.get_closest_marker("mysql") is not None
