@@ -9,7 +9,7 @@ import trio.testing
 
 from chat_trio.auth import TOKEN_CACHE_SECONDS, Accounts, token_hash
 from chat_trio.storage import open_storage
-from tests.conftest import FAST_AUTH, server_config
+from tests.conftest import server_config
 
 
 async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
@@ -17,7 +17,7 @@ async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
 ) -> None:
     config = server_config(tmp_path)
     async with open_storage(config) as store:
-        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        accounts = Accounts(store, config.auth)
         user = await store.create_user(
             uuid="u-1", username="u1", password_hash="x", nickname="", email=""
         )
@@ -32,7 +32,7 @@ async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
 async def test_a_logout_here_takes_effect_at_once(tmp_path: Path) -> None:
     config = server_config(tmp_path)
     async with open_storage(config) as store:
-        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        accounts = Accounts(store, config.auth)
         user = await store.create_user(
             uuid="u-1", username="u1", password_hash="x", nickname="", email=""
         )

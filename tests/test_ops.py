@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -108,7 +109,7 @@ class TcpProxy:
 
 
 @pytest.fixture
-def mariadb_database() -> str:
+def mariadb_database() -> Iterator[str]:
     name = f"chat_trio_ops_{secrets.token_hex(4)}"
     connection = pymysql.connect(host=MARIADB[0], port=MARIADB[1], user="root")
     with connection.cursor() as cursor:

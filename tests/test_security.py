@@ -102,6 +102,7 @@ async def test_message_flood_gets_429_then_1008(make_user: MakeUser) -> None:
                     frame = await ca.receive()
                     if frame.type == FrameType.ERROR:
                         codes.append(frame.code)
+        assert closed.value.reason is not None
         assert closed.value.reason.code == 1008
         assert codes and set(codes) == {429}
     history = await b.api.request(
@@ -117,6 +118,7 @@ async def test_a_frame_over_the_limit_closes_with_1009(make_user: MakeUser) -> N
         await ca.send(codec.Message(to=b.uuid, contentType=3, messageType=1, file=b"\0" * 70_000))
         with pytest.raises(trio_websocket.ConnectionClosed) as closed, trio.fail_after(10):
             await ca.receive()
+        assert closed.value.reason is not None
         assert closed.value.reason.code == 1009
     assert await b.api.request(
         "GET", "/message", params={"Uuid": b.uuid, "MessageType": 1, "FriendUsername": a.username}

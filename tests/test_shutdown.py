@@ -57,7 +57,7 @@ async def test_sigterm_mid_stream_stores_and_acks_what_it_read(tmp_path: Path) -
                                     if len(acked) == 200:
                                         process.send_signal(signal.SIGTERM)
                         except trio_websocket.ConnectionClosed as closed:
-                            close_codes.append(closed.reason.code)
+                            close_codes.append(closed.reason.code if closed.reason else -1)
 
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(send_forever)
@@ -108,6 +108,7 @@ async def test_a_silent_session_is_closed_and_a_heartbeat_keeps_it(make_user: Ma
                 nursery.start_soon(keep_alive)
                 with pytest.raises(trio_websocket.ConnectionClosed) as closed:
                     await quiet.receive()
+                assert closed.value.reason is not None
                 assert "idle" in (closed.value.reason.reason or "")
                 nursery.cancel_scope.cancel()
         await alive.heartbeat()

@@ -73,6 +73,7 @@ async def test_slow_reader_is_closed_while_others_receive(make_user: MakeUser) -
             with pytest.raises(trio_websocket.ConnectionClosed) as closed:
                 await read_slow()
             assert len(seen) < MESSAGES
+            assert closed.value.reason is not None
             assert closed.value.reason.code == 1013
 
         # The cut-off client reconnects and catches up from the last id it saw:

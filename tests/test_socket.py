@@ -71,7 +71,7 @@ async def test_welcome_and_heartbeat(make_user: MakeUser) -> None:
 async def test_cookie_authenticates_the_socket(server: Server, make_user: MakeUser) -> None:
     user = await make_user()
     url = f"ws://{server.url.split('://')[1]}/socket.io?user={user.uuid}"
-    cookie = ("Cookie", f"chat_trio_token={user.me.token}")
+    cookie = (b"Cookie", f"chat_trio_token={user.me.token}".encode())
     async with trio_websocket.open_websocket_url(url, extra_headers=[cookie]) as ws:
         assert b"welcome!" in await ws.get_message()
 

@@ -16,7 +16,7 @@ import trio
 import trio_websocket
 
 from chat_trio.app import serve
-from chat_trio.client import ChatClient, Connection
+from chat_trio.client import ChatClient, Connection, Message
 from chat_trio.model import FrameType
 from tests.conftest import PASSWORD, MakeUser, Server, make_group, server_config
 
@@ -101,6 +101,7 @@ async def test_a_frame_over_the_limit_closes_with_1009(make_user: MakeUser) -> N
             await conn.send_raw(b"\x00" * 3000)
             with pytest.raises(trio_websocket.ConnectionClosed) as closed:
                 await conn.receive()
+    assert closed.value.reason is not None
     assert closed.value.reason.code == 1009
 
 
@@ -114,7 +115,7 @@ async def test_a_burst_arrives_whole_and_in_order(make_user: MakeUser) -> None:
             await cr.receive()
             for i in range(count):
                 await cs.send_text(group_uuid, f"{i:04d}" + "y" * (i * 37 % 1500), group=True)
-            got = []
+            got: list[Message] = []
             while len(got) < count:
                 message = await cr.receive()
                 if message.type == FrameType.CHAT:
@@ -141,4 +142,5 @@ async def test_shutdown_closes_sockets_with_1001(tmp_path: Path) -> None:
                     stop.set()
                     with pytest.raises(trio_websocket.ConnectionClosed) as closed:
                         await receive_forever(conn)
+    assert closed.value.reason is not None
     assert closed.value.reason.code == 1001

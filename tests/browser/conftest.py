@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,7 +229,7 @@ def unique(prefix: str) -> str:
 
 
 def register_and_login(
-    browser: playwright_sync.Browser, server: ChatServer, username: str, **context_args: object
+    browser: playwright_sync.Browser, server: ChatServer, username: str, **context_args: Any
 ) -> User:
     context = browser.new_context(
         base_url=server.url, permissions=["camera", "microphone"], **context_args
