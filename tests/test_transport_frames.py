@@ -6,6 +6,8 @@ import os
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chat_trio.transport import frames, handshake
 from chat_trio.transport.frames import FrameError, FrameReader, Received
@@ -136,6 +138,19 @@ def test_oversized_message_is_refused_from_its_header_alone() -> None:
     with pytest.raises(FrameError) as error:
         reader.next()
     assert error.value.code == 1009
+
+
+def test_unmask_runs_in_c() -> None:
+    assert frames.FAST_UNMASK  # websockets is a dependency: its C module is there
+
+
+@given(data=st.binary(max_size=5000), mask=st.binary(min_size=4, max_size=4))
+def test_c_and_python_unmask_agree(data: bytes, mask: bytes) -> None:
+    expected = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    assert frames.unmask(data, mask) == expected
+    assert frames.unmask_python(data, mask) == expected
+    view = memoryview(bytearray(b"..." + data))[3:]  # what FrameReader hands it
+    assert frames.unmask(view, mask) == frames.unmask_python(view, mask) == expected
 
 
 @pytest.mark.parametrize(
