@@ -122,6 +122,8 @@ class LimitsConfig:
     outbox_frames: int = _key("outboxFrames", 1024)
     #: Largest WebSocket frame accepted (older clients send files inside frames).
     max_frame_bytes: int = _key("maxFrameBytes", 10 * MIB)
+    #: Frames (fragments) one WebSocket message may arrive in; past it, close 1009.
+    max_fragments: int = _key("maxFragments", 4096)
     #: Largest file accepted, over HTTP or inside a frame.
     max_upload_bytes: int = _key("maxUploadBytes", 10 * MIB)
     #: Longest text content of a chat message, in characters.
@@ -187,6 +189,7 @@ def _validate(config: Config) -> None:
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
         ("limits", "outboxFrames", config.limits.outbox_frames >= 1, "must be at least 1"),
         ("limits", "maxFrameBytes", config.limits.max_frame_bytes >= 1024, "must be >= 1024"),
+        ("limits", "maxFragments", config.limits.max_fragments >= 1, "must be at least 1"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),
         ("limits", "maxTextChars", config.limits.max_text_chars >= 1, "must be positive"),
         ("limits", "messagesPerSecond", config.limits.messages_per_second > 0, "must be positive"),

@@ -136,6 +136,33 @@ async def test_full_backlog_refuses_without_waiting(
     await close_while_reading(ws, client)
 
 
+async def test_receive_reads_no_more_than_the_reader_may_hold() -> None:
+    """Behind a frame of the largest size allowed, the client has sent 100 kB more:
+    the server reads the frame, not the 64 kB chunk it would otherwise ask for."""
+    server, client = socket.socketpair()  # default buffers: the client's sendall fits
+    limit = 1000
+    with server, client:
+        ws = open_ws(server, max_message=limit)
+        client.sendall(
+            client_frame(frames.OP_BINARY, b"a" * limit)
+            + client_frame(frames.OP_BINARY, b"b" * 500)
+            + b"\x82\xfe" + struct.pack("!H", limit) + b"mask" + b"c" * 100_000
+        )
+        with trio.fail_after(5):
+            assert await ws.receive() == b"a" * limit
+            held = ws._reader.buffered
+            assert held <= limit + frames.MAX_HEADER + frames.MAX_CONTROL_FRAME, held
+            assert await ws.receive() == b"b" * 500
+            assert len(await ws.receive()) == limit  # a frame "masked" with b"mask"
+            assert ws._reader.buffered <= limit + frames.MAX_HEADER + frames.MAX_CONTROL_FRAME
+            with pytest.raises(TransportClosed) as closed:
+                await ws.receive()  # then junk: b"c" sets reserved bits
+            assert closed.value.code == 1002
+        client.shutdown(socket.SHUT_WR)
+        with trio.fail_after(5):
+            await ws.aclose()
+
+
 async def close_while_reading(ws: WebSocket, client: socket.socket) -> bytes:
     """Close ``ws`` while the client reads to the end, then leaves."""
     with trio.fail_after(10):

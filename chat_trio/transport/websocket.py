@@ -22,6 +22,9 @@ Why it is correct:
   raises ``trio.WouldBlock`` and the caller cuts the client off as a slow
   consumer (code 1013). The kernel's socket buffer comes first, so a client
   that keeps up never touches the backlog.
+- Receiving. Each ``recv`` asks for no more than the frame reader has room for
+  (frames.py), so the bytes read but not handed out stay within one message
+  plus a header, however long a frame the client announces.
 - Closing. :meth:`close` drops the frames not started yet, finishes a frame
   that was written in part, then sends the close frame; :meth:`aclose` then
   waits (bounded) for the client's close frame or end of stream and closes the
@@ -75,6 +78,7 @@ class WebSocket:
         max_message_bytes: the largest message accepted (close code 1009 above).
         max_backlog_frames: frames queued behind a full socket before
             ``send_nowait`` raises ``trio.WouldBlock``.
+        max_fragments: frames one received message may come in (1009 above).
         buffered: bytes already read past the handshake (the client may send
             its first frame right behind it).
     """
@@ -85,11 +89,12 @@ class WebSocket:
         *,
         max_message_bytes: int,
         max_backlog_frames: int,
+        max_fragments: int = frames.DEFAULT_MAX_FRAGMENTS,
         buffered: bytes = b"",
     ) -> None:
         sock.setblocking(False)
         self._sock = sock
-        self._reader = frames.FrameReader(max_message_bytes)
+        self._reader = frames.FrameReader(max_message_bytes, max_fragments=max_fragments)
         if buffered:
             self._reader.feed(buffered)
         self._max_backlog = max_backlog_frames
@@ -239,9 +244,13 @@ class WebSocket:
     async def _receive_some(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
+        # Never more than the reader may hold: a frame that claims 10 MiB makes
+        # the server hold at most that frame, not 64 KiB of what follows it too.
+        want = min(RECEIVE_BYTES, self._reader.room)
+        assert want > 0, "a full reader always has a frame to hand out"
         while True:
             try:
-                data = self._sock.recv(RECEIVE_BYTES)
+                data = self._sock.recv(want)
                 break
             except BlockingIOError:
                 waited = True
