@@ -120,6 +120,9 @@ class AuthConfig:
 class LimitsConfig:
     #: Frames queued for one session before it counts as a slow consumer and is closed.
     outbox_frames: int = _key("outboxFrames", 1024)
+    #: Bytes queued for one session (frames waiting for its socket) before it counts
+    #: as a slow consumer and is closed, like ``outboxFrames``.
+    outbox_bytes: int = _key("outboxBytes", 8 * MIB)
     #: Largest WebSocket frame accepted (older clients send files inside frames).
     max_frame_bytes: int = _key("maxFrameBytes", 10 * MIB)
     #: Frames (fragments) one WebSocket message may arrive in; past it, close 1009.
@@ -188,6 +191,7 @@ def _validate(config: Config) -> None:
     checks = [
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
         ("limits", "outboxFrames", config.limits.outbox_frames >= 1, "must be at least 1"),
+        ("limits", "outboxBytes", config.limits.outbox_bytes >= 64 * KIB, "must be >= 65536"),
         ("limits", "maxFrameBytes", config.limits.max_frame_bytes >= 1024, "must be >= 1024"),
         ("limits", "maxFragments", config.limits.max_fragments >= 1, "must be at least 1"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),

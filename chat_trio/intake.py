@@ -87,8 +87,10 @@ class Intake:
     ) -> None:
         self._directory = directory
         self._store = store
-        # A catch-up page fits in a session's outbox with room for live traffic.
+        # A catch-up page fits in a session's outbox with room for live traffic:
+        # half of it, in frames and in bytes.
         self._sync_page = max(1, min(500, limits.outbox_frames // 2))
+        self._sync_page_bytes = limits.outbox_bytes // 2
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
         #: Carries relayed frames to the other nodes (a no-op on one node).
@@ -157,12 +159,20 @@ class Intake:
     async def _sync(self, session: Session, after: int) -> None:
         """Catch-up: one page of what the user can see after id ``after``, in id order,
         as live delivery would have sent it, then a ``sync`` marker (more or done).
-        Through the hub, like every frame a session gets."""
+        Through the hub, like every frame a session gets. A page ends early (and
+        says more) at half the outbox's bytes, one message at least."""
         page = await self._store.messages_after(session.user, after, limit=self._sync_page)
-        for stored in page:
-            await self._hub_inbox.send(Reply(session, codec.stored_frame(stored)))
-        last = page[-1].id if page else after
         more = len(page) == self._sync_page
+        last = after
+        budget = self._sync_page_bytes
+        for stored in page:
+            frame = codec.stored_frame(stored)
+            budget -= len(frame)
+            if budget < 0 and last != after:
+                more = True
+                break
+            await self._hub_inbox.send(Reply(session, frame))
+            last = stored.id
         await self._hub_inbox.send(Reply(session, codec.sync_frame(last, more)))
 
     async def _relay(self, message: codec.Message) -> None:
