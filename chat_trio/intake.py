@@ -47,6 +47,12 @@ _KIND: dict[int, str] = {
     ContentType.VIDEO: "video",
 }
 _DIALS = frozenset({ContentType.AUDIO_DIAL, ContentType.VIDEO_DIAL})
+#: Relayed content types that carry media (JPEG data URLs, recorded chunks): these
+#: get ``maxMediaFrameBytes``; every other relayed frame is signaling or call control.
+_MEDIA = frozenset({
+    ContentType.AUDIO_ONLINE, ContentType.VIDEO_ONLINE,
+    ContentType.VIDEO_FRAME, ContentType.SCREEN_FRAME,
+})
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
 
 
@@ -176,6 +182,7 @@ class Intake:
         await self._hub_inbox.send(Reply(session, codec.sync_frame(last, more)))
 
     async def _relay(self, message: codec.Message) -> None:
+        self._check_relay_size(message)
         if not message.to:
             raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
         if message.messageType == MessageType.GROUP:
@@ -190,6 +197,17 @@ class Intake:
         frame = codec.relay_frame(message)
         await self._hub_inbox.send(Fanout(frame, (message.to,)))
         self._bus.publish(frame, (message.to,))
+
+    def _check_relay_size(self, message: codec.Message) -> None:
+        """A relayed frame is never stored, only queued for its recipient: cap it by kind,
+        so that one user cannot fill another's outbox with a few huge frames."""
+        size = message.ByteSize()
+        if message.type != FrameType.WEBRTC and message.contentType in _MEDIA:
+            limit, what = self._limits.max_media_frame_bytes, "a call, video or screen frame"
+        else:
+            limit, what = self._limits.max_signaling_bytes, "a signaling or call-control frame"
+        if size > limit:
+            raise ProtocolError(413, f"{what} may be at most {limit} bytes; this one is {size}")
 
     async def _chat(self, session: Session, message: codec.Message) -> None:
         if len(message.clientId) > 64:

@@ -12,6 +12,8 @@ import struct
 import pytest
 import trio
 
+from chat_trio.config import Config
+from chat_trio.errors import ConfigError
 from chat_trio.transport import frames
 from tests.conftest import MakeUser, Server, User
 from tests.test_transport_frames import client_frame
@@ -90,3 +92,9 @@ async def test_a_message_in_too_many_fragments_closes_with_1009(
             wire += client_frame(frames.OP_CONTINUATION, b"", fin=False) * 8  # the 9th is refused
             await raw.stream.send_all(wire)
             assert await raw.close_code() == 1009
+
+
+def test_the_outbox_must_hold_the_largest_relayed_frame() -> None:
+    with pytest.raises(ConfigError, match="outboxBytes: must be at least maxMediaFrameBytes"):
+        Config().replace("limits", outbox_bytes=512 * 1024)
+    Config().replace("limits", outbox_bytes=512 * 1024, max_media_frame_bytes=256 * 1024)
