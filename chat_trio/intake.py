@@ -130,8 +130,8 @@ class Intake:
         message.fromUsername = sender.username
         setattr(message, "from", sender.uuid)  # `from` is a Python keyword
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
-            await self._chat(session, message)
-            kind = _KIND.get(message.contentType, "chat")
+            # Counted as what is stored: the type the bytes of a file turned out to be.
+            kind = _KIND.get(await self._chat(session, message), "chat")
         elif message.type == FrameType.SYNC:
             await self._sync(session, message.id)
             kind = "sync"
@@ -209,7 +209,8 @@ class Intake:
         if size > limit:
             raise ProtocolError(413, f"{what} may be at most {limit} bytes; this one is {size}")
 
-    async def _chat(self, session: Session, message: codec.Message) -> None:
+    async def _chat(self, session: Session, message: codec.Message) -> int:
+        """Hand a chat message to the store writer; its stored content type."""
         if len(message.clientId) > 64:
             raise ProtocolError(400, "clientId is longer than 64 characters")
         if not message.to:
@@ -249,6 +250,7 @@ class Intake:
         await self._persist.send(
             PersistRequest(new, session, recipients, received_at=trio.current_time())
         )
+        return content_type
 
     async def _content(self, message: codec.Message) -> tuple[int, str, str]:
         """The stored (content type, content, url): files saved, type from the bytes."""

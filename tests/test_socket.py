@@ -356,3 +356,36 @@ async def test_relayed_frames_are_capped_by_kind(
         assert got.clientId == "fits" and len(got.content) > limit - 200
         await assert_nothing_more(ca)
         await assert_nothing_more(cb)
+
+
+async def test_messages_are_counted_by_their_stored_type(
+    server: Server, make_user: MakeUser
+) -> None:
+    """go-chat's client sends every file as an image (or as a data URL of type 2): the
+    metric counts what the bytes turned out to be, as the message is stored."""
+    a, b = await make_user(), await make_user()
+    png_url = "data:application/octet-stream;base64," + base64.b64encode(PNG).decode()
+    sent = [
+        Message(contentType=ContentType.IMAGE, file=WAV),  # stored as audio
+        Message(contentType=ContentType.VIDEO, file=PNG),  # stored as an image
+        Message(contentType=ContentType.FILE, content=png_url),  # stored as an image
+        Message(contentType=ContentType.IMAGE, file=b"just some bytes"),  # stored as a file
+    ]
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        for i, message in enumerate(sent):
+            message.to, message.messageType, message.clientId = b.uuid, 1, f"m{i}"
+            await ca.send(message)
+            assert (await next_of_type(ca, FrameType.ACK)).clientId == f"m{i}"
+    text = (await raw(server, "GET", "/metrics")).text
+    counted = {
+        kind: metric(text, f'chat_trio_messages_received_total{{kind="{kind}"}}')
+        for kind in ("text", "file", "image", "audio", "video")
+    }
+    assert counted == {"text": 0, "file": 1, "image": 2, "audio": 1, "video": 0}
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name)
+    )
