@@ -129,7 +129,10 @@ async def test_large_relayed_frames_are_cut_off_in_bytes(make_user: MakeUser) ->
 
 @pytest.mark.parametrize(
     "server_limits",
-    [{"outbox_bytes": 64 * 1024, "messages_per_second": 10_000.0, "message_burst": 10_000}],
+    [{
+        "outbox_bytes": 64 * 1024, "max_media_frame_bytes": 64 * 1024,
+        "messages_per_second": 10_000.0, "message_burst": 10_000,
+    }],
 )
 async def test_a_catch_up_page_fits_the_outbox_bytes(make_user: MakeUser) -> None:
     """A sync page stops at half the outbox's bytes (and says "more"), so catching up
