@@ -120,8 +120,19 @@ class AuthConfig:
 class LimitsConfig:
     #: Frames queued for one session before it counts as a slow consumer and is closed.
     outbox_frames: int = _key("outboxFrames", 1024)
+    #: Bytes queued for one session (frames waiting for its socket) before it counts
+    #: as a slow consumer and is closed, like ``outboxFrames``.
+    outbox_bytes: int = _key("outboxBytes", 8 * MIB)
     #: Largest WebSocket frame accepted (older clients send files inside frames).
     max_frame_bytes: int = _key("maxFrameBytes", 10 * MIB)
+    #: Frames (fragments) one WebSocket message may arrive in; past it, close 1009.
+    max_fragments: int = _key("maxFragments", 4096)
+    #: Largest relayed signaling or call-control frame (WebRTC offers and candidates,
+    #: dial/accept/cancel/reject), in bytes; larger ones get error frame 413.
+    max_signaling_bytes: int = _key("maxSignalingBytes", 64 * KIB)
+    #: Largest relayed media frame (content types 6-9: calls, video and screen frames,
+    #: JPEG data URLs), in bytes; larger ones get error frame 413.
+    max_media_frame_bytes: int = _key("maxMediaFrameBytes", 1 * MIB)
     #: Largest file accepted, over HTTP or inside a frame.
     max_upload_bytes: int = _key("maxUploadBytes", 10 * MIB)
     #: Longest text content of a chat message, in characters.
@@ -186,7 +197,23 @@ def _validate(config: Config) -> None:
     checks = [
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
         ("limits", "outboxFrames", config.limits.outbox_frames >= 1, "must be at least 1"),
+        ("limits", "outboxBytes", config.limits.outbox_bytes >= 64 * KIB, "must be >= 65536"),
+        (
+            "limits", "outboxBytes",
+            config.limits.outbox_bytes
+            >= max(config.limits.max_media_frame_bytes, config.limits.max_signaling_bytes),
+            "must be at least maxMediaFrameBytes and maxSignalingBytes",
+        ),
+        (
+            "limits", "maxSignalingBytes",
+            config.limits.max_signaling_bytes >= 1024, "must be >= 1024",
+        ),
+        (
+            "limits", "maxMediaFrameBytes",
+            config.limits.max_media_frame_bytes >= 1024, "must be >= 1024",
+        ),
         ("limits", "maxFrameBytes", config.limits.max_frame_bytes >= 1024, "must be >= 1024"),
+        ("limits", "maxFragments", config.limits.max_fragments >= 1, "must be at least 1"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),
         ("limits", "maxTextChars", config.limits.max_text_chars >= 1, "must be positive"),
         ("limits", "messagesPerSecond", config.limits.messages_per_second > 0, "must be positive"),

@@ -5,12 +5,19 @@ The sender is whoever the session authenticated: ``from``, ``fromUsername`` and
 messages (content types 1-5) must name an existing user, or a group the sender
 belongs to; their files are stored first, then the message goes to the store
 writer, which stores, acks and delivers it. Everything else (calls, signaling,
-video and screen frames) is relayed to the one user it names and never stored.
+video and screen frames) is relayed to the one user it names and never stored,
+and capped by kind (``[limits] maxSignalingBytes``, ``maxMediaFrameBytes``).
+
+Every frame is charged to the session's flood budget before any work is done on
+it, and a large frame costs more: one token plus one per :data:`BYTES_PER_TOKEN`
+of its size (at most the whole burst, so that any frame the limits allow can
+pass). With the defaults (20 tokens a second, bursts of 60) a session may send
+about 5 MiB a second, and a 10 MiB file inside a frame costs 41 tokens. A large
+data URL is decoded in a worker thread, so the event loop goes on meanwhile.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 import time
@@ -47,7 +54,58 @@ _KIND: dict[int, str] = {
     ContentType.VIDEO: "video",
 }
 _DIALS = frozenset({ContentType.AUDIO_DIAL, ContentType.VIDEO_DIAL})
+#: Relayed content types that carry media (JPEG data URLs, recorded chunks): these
+#: get ``maxMediaFrameBytes``; every other relayed frame is signaling or call control.
+_MEDIA = frozenset({
+    ContentType.AUDIO_ONLINE, ContentType.VIDEO_ONLINE,
+    ContentType.VIDEO_FRAME, ContentType.SCREEN_FRAME,
+})
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
+
+#: A frame costs one token of the flood budget plus one per this many bytes.
+BYTES_PER_TOKEN = 256 * 1024
+#: Base64 longer than this (characters) is decoded in a worker thread: 10 MiB take
+#: about 35 ms, which the event loop would otherwise spend on nothing else.
+DECODE_IN_THREAD_CHARS = 256 * 1024
+#: Characters decoded per step (a multiple of 4): between steps the worker thread
+#: lets the event loop's thread take the GIL back.
+DECODE_STEP_CHARS = 256 * 1024
+
+
+def decode_base64(text: str, start: int = 0, *, step: int = DECODE_STEP_CHARS) -> bytes:
+    """Strict base64 of ``text[start:]``, as ``base64.b64decode(..., validate=True)``,
+    in steps of ``step`` characters.
+
+    Raises:
+        ProtocolError: 400, the text is not valid base64.
+    """
+    end = len(text)
+    parts = []
+    try:
+        for i in range(start, end, step):
+            piece = text[i : i + step]
+            if i + step < end and piece.endswith("="):
+                raise binascii.Error("padding before the end")
+            parts.append(binascii.a2b_base64(piece, strict_mode=True))
+    except (binascii.Error, ValueError):
+        raise ProtocolError(400, "content is not valid base64") from None
+    return b"".join(parts)
+
+
+async def decode_data_url(content: str, max_bytes: int) -> bytes:
+    """The bytes of a ``data:...;base64,`` URL; a long one decoded in a worker thread.
+
+    Raises:
+        ProtocolError: 413 when the bytes would be over ``max_bytes`` (told from the
+            length alone, before decoding), 400 when it is not valid base64.
+    """
+    start = content.index(",") + 1
+    encoded = len(content) - start
+    if encoded > max_bytes * 4 // 3 + 4:
+        raise ProtocolError(413, f"file too large: limit is {max_bytes} bytes")
+    if encoded <= DECODE_IN_THREAD_CHARS:
+        return decode_base64(content, start)
+    return await trio.to_thread.run_sync(decode_base64, content, start)
 
 
 @dataclass
@@ -87,8 +145,10 @@ class Intake:
     ) -> None:
         self._directory = directory
         self._store = store
-        # A catch-up page fits in a session's outbox with room for live traffic.
+        # A catch-up page fits in a session's outbox with room for live traffic:
+        # half of it, in frames and in bytes.
         self._sync_page = max(1, min(500, limits.outbox_frames // 2))
+        self._sync_page_bytes = limits.outbox_bytes // 2
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
         #: Carries relayed frames to the other nodes (a no-op on one node).
@@ -116,56 +176,68 @@ class Intake:
             raise
 
     async def _handle(self, session: Session, message: codec.Message) -> None:
-        self._spend(session)
+        size = message.ByteSize()
+        self._spend(session, 1 + size // BYTES_PER_TOKEN)
         sender = session.user
         message.avatar = sender.avatar
         message.fromUsername = sender.username
         setattr(message, "from", sender.uuid)  # `from` is a Python keyword
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
-            await self._chat(session, message)
-            kind = _KIND.get(message.contentType, "chat")
+            # Counted as what is stored: the type the bytes of a file turned out to be.
+            kind = _KIND.get(await self._chat(session, message), "chat")
         elif message.type == FrameType.SYNC:
             await self._sync(session, message.id)
             kind = "sync"
         elif message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         else:
-            await self._relay(message)
+            await self._relay(message, size)
             kind = "signaling" if message.type == FrameType.WEBRTC else "call"
         self._metrics.messages_received.labels(kind).inc()
 
-    def _spend(self, session: Session) -> None:
-        """One frame's worth of the session's budget, or a 429 (and 1008 for a flood)."""
+    def _spend(self, session: Session, cost: int) -> None:
+        """``cost`` tokens of the session's budget (the whole burst at most), or a 429
+        (and 1008 for a flood)."""
         now = trio.current_time()
+        limits = self._limits
         guard = self._guards.get(session)
         if guard is None:
-            limits = self._limits
             guard = FloodGuard(
                 TokenBucket.full(limits.messages_per_second, limits.message_burst, now)
             )
             self._guards[session] = guard
-        if guard.bucket.take(now):
+        cost = min(cost, limits.message_burst)
+        if guard.bucket.take(now, cost):
             guard.refused_in_row = 0
             return
         guard.refused_in_row += 1
         if guard.refused_in_row >= self._limits.flood_close_after:
             session.close(CLOSE_POLICY, "message flood")
         raise ProtocolError(
-            429, "too many messages: slow down", retry_after=guard.bucket.retry_after(now)
+            429, "too many messages: slow down", retry_after=guard.bucket.retry_after(now, cost)
         )
 
     async def _sync(self, session: Session, after: int) -> None:
         """Catch-up: one page of what the user can see after id ``after``, in id order,
         as live delivery would have sent it, then a ``sync`` marker (more or done).
-        Through the hub, like every frame a session gets."""
+        Through the hub, like every frame a session gets. A page ends early (and
+        says more) at half the outbox's bytes, one message at least."""
         page = await self._store.messages_after(session.user, after, limit=self._sync_page)
-        for stored in page:
-            await self._hub_inbox.send(Reply(session, codec.stored_frame(stored)))
-        last = page[-1].id if page else after
         more = len(page) == self._sync_page
+        last = after
+        budget = self._sync_page_bytes
+        for stored in page:
+            frame = codec.stored_frame(stored)
+            budget -= len(frame)
+            if budget < 0 and last != after:
+                more = True
+                break
+            await self._hub_inbox.send(Reply(session, frame))
+            last = stored.id
         await self._hub_inbox.send(Reply(session, codec.sync_frame(last, more)))
 
-    async def _relay(self, message: codec.Message) -> None:
+    async def _relay(self, message: codec.Message, size: int) -> None:
+        self._check_relay_size(message, size)
         if not message.to:
             raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
         if message.messageType == MessageType.GROUP:
@@ -181,7 +253,18 @@ class Intake:
         await self._hub_inbox.send(Fanout(frame, (message.to,)))
         self._bus.publish(frame, (message.to,))
 
-    async def _chat(self, session: Session, message: codec.Message) -> None:
+    def _check_relay_size(self, message: codec.Message, size: int) -> None:
+        """A relayed frame is never stored, only queued for its recipient: cap it by kind,
+        so that one user cannot fill another's outbox with a few huge frames."""
+        if message.type != FrameType.WEBRTC and message.contentType in _MEDIA:
+            limit, what = self._limits.max_media_frame_bytes, "a call, video or screen frame"
+        else:
+            limit, what = self._limits.max_signaling_bytes, "a signaling or call-control frame"
+        if size > limit:
+            raise ProtocolError(413, f"{what} may be at most {limit} bytes; this one is {size}")
+
+    async def _chat(self, session: Session, message: codec.Message) -> int:
+        """Hand a chat message to the store writer; its stored content type."""
         if len(message.clientId) > 64:
             raise ProtocolError(400, "clientId is longer than 64 characters")
         if not message.to:
@@ -221,6 +304,7 @@ class Intake:
         await self._persist.send(
             PersistRequest(new, session, recipients, received_at=trio.current_time())
         )
+        return content_type
 
     async def _content(self, message: codec.Message) -> tuple[int, str, str]:
         """The stored (content type, content, url): files saved, type from the bytes."""
@@ -238,9 +322,8 @@ class Intake:
             stored = await self._files.save(message.file, message.fileSuffix)
             return int(stored.content_type), message.content, stored.name
         if is_data_url:
-            stored = await self._files.save(
-                self._decode_data_url(message.content), message.fileSuffix
-            )
+            data = await decode_data_url(message.content, self._files.max_bytes)
+            stored = await self._files.save(data, message.fileSuffix)
             return int(stored.content_type), "", stored.name
         if message.url:
             if self._files.path_for(message.url) is None:
@@ -248,12 +331,3 @@ class Intake:
         elif content_type != ContentType.TEXT:
             raise ProtocolError(400, "a file message needs `file` bytes, a data URL or a `url`")
         return content_type, message.content, message.url
-
-    def _decode_data_url(self, content: str) -> bytes:
-        encoded = content.split(",", 1)[1]
-        if len(encoded) > self._files.max_bytes * 4 // 3 + 4:
-            raise ProtocolError(413, f"file too large: limit is {self._files.max_bytes} bytes")
-        try:
-            return base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise ProtocolError(400, "content is not valid base64") from None

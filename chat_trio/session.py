@@ -9,7 +9,7 @@ owns that backlog: it sleeps until there is one and writes it when the socket
 is writable. So the common case, a client that keeps up, costs one ``send()``
 and no task switch; the writer only works for clients that fall behind.
 
-When the backlog is full the client is not keeping up: the session is closed
+When the backlog is full (in frames or in bytes) the client is not keeping up: the session is closed
 with code 1013 and the hub moves on, never waiting. When either task ends, the
 nursery cancels the other, the session unregisters (exactly once, in
 ``finally``) and the connection closes with the session's close code: 1000
@@ -134,7 +134,7 @@ class Session:
             self._transport.send_nowait(payload)
         except trio.WouldBlock:
             log.info("%r: backlog full, closing as a slow consumer", self)
-            self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer: too many undelivered messages")
+            self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer: too much undelivered")
             return False
         except TransportClosed:
             self.close(CLOSE_NORMAL, "")

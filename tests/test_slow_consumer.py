@@ -5,6 +5,9 @@ client's socket buffers fill, then its outbox, then the server closes it with
 1013 instead of waiting for it. The sender waits for each ack before the next
 message, so deliveries come one at a time: a burst larger than the outbox would
 cut off even a fast reader, which is the outbox bound doing its job.
+
+The outbox is bounded in frames and in bytes: a few large relayed frames are
+cut off as surely as many small messages.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import pytest
 import trio
 import trio_websocket
 
-from chat_trio.model import FrameType
+from chat_trio.client import Message
+from chat_trio.model import ContentType, FrameType
 from tests.conftest import MakeUser, make_group
 from tests.test_delivery import sync_all
 
@@ -83,3 +87,76 @@ async def test_slow_reader_is_closed_while_others_receive(make_user: MakeUser) -
             rest = await sync_all(again, seen[-1] if seen else 0)
         ids = seen + [m.id for m in rest]
         assert len(ids) == MESSAGES == len(set(ids))
+
+
+SCREEN = "data:image/jpeg;base64," + "A" * (512 * 1024)  # a large screen-share frame
+SCREENS = 60  # 30 MB: more than loopback buffers hold, far fewer frames than outboxFrames
+
+
+@pytest.mark.parametrize(
+    "server_limits",
+    [{"outbox_bytes": 1024 * 1024, "messages_per_second": 10_000.0, "message_burst": 10_000}],
+)
+async def test_large_relayed_frames_are_cut_off_in_bytes(make_user: MakeUser) -> None:
+    """60 screen frames of 512 KiB to a client that never reads: the outbox holds at
+    most 1 MiB of them (not 1024 frames, 512 MiB), then the client is cut off with 1013."""
+    sharer, viewer = await make_user(), await make_user()
+    with trio.fail_after(60):
+        async with sharer.api.connect() as cs, viewer.api.connect() as cv:
+            await cs.receive()  # welcome
+            await cv.receive()  # welcome; then the viewer reads nothing for a while
+            for _ in range(SCREENS):
+                await cs.send(
+                    Message(to=viewer.uuid, contentType=ContentType.SCREEN_FRAME,
+                            messageType=1, content=SCREEN)
+                )
+            # The last frame: a small one, relayed only if the viewer is still connected.
+            await cs.send(
+                Message(to=viewer.uuid, contentType=ContentType.VIDEO_CANCEL, messageType=1)
+            )
+            await cs.heartbeat()  # the server has handled everything the sharer sent
+            assert (await cs.receive()).content == "pong"
+            screens = 0
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:  # noqa: PT012
+                while True:
+                    message = await cv.receive()
+                    assert message.contentType != ContentType.VIDEO_CANCEL, (
+                        f"all {screens} screen frames were queued: nothing was cut off"
+                    )
+                    screens += 1
+            assert closed.value.reason.code == 1013
+            assert screens < SCREENS
+
+
+@pytest.mark.parametrize(
+    "server_limits",
+    [{
+        "outbox_bytes": 64 * 1024, "max_media_frame_bytes": 64 * 1024,
+        "messages_per_second": 10_000.0, "message_burst": 10_000,
+    }],
+)
+async def test_a_catch_up_page_fits_the_outbox_bytes(make_user: MakeUser) -> None:
+    """A sync page stops at half the outbox's bytes (and says "more"), so catching up
+    on large messages never cuts the client off as slow."""
+    sender, away = await make_user(), await make_user()
+    total = 20
+    text = "x" * 9_000
+    async with sender.api.connect() as cs:
+        await cs.receive()  # welcome
+        for _ in range(total):
+            await cs.send_text(away.uuid, text)
+            while (await cs.receive()).type != FrameType.ACK:
+                pass
+    with trio.fail_after(60):
+        async with away.api.connect() as ca:
+            await ca.receive()  # welcome
+            await ca.send(Message(type=FrameType.SYNC, id=0))
+            page: list[Message] = []
+            while (frame := await ca.receive()).type != FrameType.SYNC:
+                page.append(frame)
+            assert frame.content == "more"
+            assert 1 <= len(page) <= 4  # 32 KiB of 9 kB frames
+            assert frame.id == page[-1].id
+            rest = await sync_all(ca, frame.id)
+    assert [m.content for m in page + rest] == [text] * total
+    assert len({m.id for m in page + rest}) == total

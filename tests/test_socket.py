@@ -312,3 +312,80 @@ async def test_a_call_to_someone_offline_is_refused_at_once(make_user: MakeUser)
                 Message(to=away.uuid, contentType=ContentType.VIDEO_DIAL, messageType=1)
             )
             assert (await answering.receive()).contentType == ContentType.VIDEO_DIAL
+
+
+KIB, MIB = 1024, 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit"),
+    [
+        (Message(type=FrameType.WEBRTC), 64 * KIB),
+        (Message(contentType=ContentType.VIDEO_DIAL), 64 * KIB),
+        (Message(contentType=ContentType.SCREEN_FRAME), MIB),
+        (Message(contentType=ContentType.VIDEO_FRAME), MIB),
+    ],
+)
+async def test_relayed_frames_are_capped_by_kind(
+    make_user: MakeUser, kind: Message, limit: int
+) -> None:
+    """Signaling and call control up to 64 KiB, video and screen frames up to 1 MiB
+    (the defaults): one byte more is refused with 413, and the session goes on."""
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca, b.api.connect() as cb:
+        await welcome(ca)
+        await welcome(cb)
+
+        def sized(size: int, client_id: str) -> Message:
+            message = Message()
+            message.CopyFrom(kind)
+            message.to, message.messageType, message.clientId = b.uuid, 1, client_id
+            setattr(message, "from", a.uuid)  # the server sets these; count them in
+            message.fromUsername = a.username
+            message.content = ""
+            message.content = "x" * (size - message.ByteSize() - 4)
+            assert message.ByteSize() == size
+            return message
+
+        await ca.send(sized(limit + 1, "big"))
+        error = await next_of_type(ca, FrameType.ERROR)
+        assert (error.code, error.clientId) == (413, "big")
+        assert f"at most {limit} bytes" in error.content
+        await ca.send(sized(limit, "fits"))
+        got = await cb.receive()
+        assert got.clientId == "fits" and len(got.content) > limit - 200
+        await assert_nothing_more(ca)
+        await assert_nothing_more(cb)
+
+
+async def test_messages_are_counted_by_their_stored_type(
+    server: Server, make_user: MakeUser
+) -> None:
+    """go-chat's client sends every file as an image (or as a data URL of type 2): the
+    metric counts what the bytes turned out to be, as the message is stored."""
+    a, b = await make_user(), await make_user()
+    png_url = "data:application/octet-stream;base64," + base64.b64encode(PNG).decode()
+    sent = [
+        Message(contentType=ContentType.IMAGE, file=WAV),  # stored as audio
+        Message(contentType=ContentType.VIDEO, file=PNG),  # stored as an image
+        Message(contentType=ContentType.FILE, content=png_url),  # stored as an image
+        Message(contentType=ContentType.IMAGE, file=b"just some bytes"),  # stored as a file
+    ]
+    async with a.api.connect() as ca:
+        await welcome(ca)
+        for i, message in enumerate(sent):
+            message.to, message.messageType, message.clientId = b.uuid, 1, f"m{i}"
+            await ca.send(message)
+            assert (await next_of_type(ca, FrameType.ACK)).clientId == f"m{i}"
+    text = (await raw(server, "GET", "/metrics")).text
+    counted = {
+        kind: metric(text, f'chat_trio_messages_received_total{{kind="{kind}"}}')
+        for kind in ("text", "file", "image", "audio", "video")
+    }
+    assert counted == {"text": 0, "file": 1, "image": 2, "audio": 1, "video": 0}
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name)
+    )

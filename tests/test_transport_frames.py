@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import struct
+import tracemalloc
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chat_trio.transport import frames, handshake
 from chat_trio.transport.frames import FrameError, FrameReader, Received
@@ -136,6 +139,104 @@ def test_oversized_message_is_refused_from_its_header_alone() -> None:
     with pytest.raises(FrameError) as error:
         reader.next()
     assert error.value.code == 1009
+
+
+def test_unmask_runs_in_c() -> None:
+    assert frames.FAST_UNMASK  # websockets is a dependency: its C module is there
+
+
+@given(data=st.binary(max_size=5000), mask=st.binary(min_size=4, max_size=4))
+def test_c_and_python_unmask_agree(data: bytes, mask: bytes) -> None:
+    expected = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    assert frames.unmask(data, mask) == expected
+    assert frames.unmask_python(data, mask) == expected
+    view = memoryview(bytearray(b"..." + data))[3:]  # what FrameReader hands it
+    assert frames.unmask(view, mask) == frames.unmask_python(view, mask) == expected
+
+
+def fragments(pieces: list[bytes], opcode: int = frames.OP_BINARY) -> bytes:
+    """One message in ``len(pieces)`` frames."""
+    out = b""
+    for i, piece in enumerate(pieces):
+        out += client_frame(
+            opcode if i == 0 else frames.OP_CONTINUATION, piece, fin=i == len(pieces) - 1
+        )
+    return out
+
+
+def test_a_message_may_have_max_fragments_and_no_more() -> None:
+    reader = FrameReader(1000, max_fragments=4)
+    reader.feed(fragments([b"a", b"", b"b", b"c"]))
+    assert read_all(reader) == [Received(frames.OP_BINARY, b"abc")]
+    reader.feed(fragments([b"a", b"", b"b", b"c", b"d"])[:40])
+    with pytest.raises(FrameError) as error:
+        read_all(reader)
+    assert error.value.code == 1009 and "fragments" in error.value.reason
+
+
+def test_endless_empty_fragments_are_refused() -> None:
+    """Empty fragments never reach the size limit; the fragment limit stops them."""
+    reader = FrameReader(1000)
+    reader.feed(client_frame(frames.OP_BINARY, b"", fin=False))
+    empty = client_frame(frames.OP_CONTINUATION, b"", fin=False)
+    with pytest.raises(FrameError) as error:  # noqa: PT012  # raised by the fragment past the limit
+        for _ in range(frames.DEFAULT_MAX_FRAGMENTS + 1):
+            reader.feed(empty)
+            assert reader.next() is None
+    assert error.value.code == 1009
+
+
+def test_fragments_cost_their_bytes_not_an_object_each() -> None:
+    """20,000 one-byte fragments hold about 20 kB, not 20,000 objects of 50 bytes."""
+    count = 20_000
+    reader = FrameReader(1 << 20, max_fragments=count + 2)
+    wire = [client_frame(frames.OP_CONTINUATION, b"x", fin=False) for _ in range(count)]
+    reader.feed(client_frame(frames.OP_BINARY, b"x", fin=False))
+    assert reader.next() is None
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for piece in wire:
+            reader.feed(piece)
+            assert reader.next() is None
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * count, held
+    reader.feed(client_frame(frames.OP_CONTINUATION, b"!"))
+    assert reader.next() == Received(frames.OP_BINARY, b"x" * (count + 1) + b"!")
+
+
+def test_room_bounds_what_the_reader_holds() -> None:
+    """Fed only ``room`` bytes at a time, the reader never holds more than one message,
+    a header and a control frame, and always has a frame to hand out when full."""
+    limit = 1000
+    reader = FrameReader(limit)
+    cap = limit + frames.MAX_HEADER + frames.MAX_CONTROL_FRAME
+    assert reader.room == cap
+    wire = (
+        client_frame(frames.OP_TEXT, b"a" * 400, fin=False)
+        + client_frame(frames.OP_CONTINUATION, b"b" * 300, fin=False)
+        + client_frame(frames.OP_PING, b"p" * 125)  # between fragments, near the limit
+        + client_frame(frames.OP_CONTINUATION, b"c" * 300)
+        + client_frame(frames.OP_BINARY, b"d" * limit)
+        + client_frame(frames.OP_BINARY, b"e" * limit)
+    )
+    got: list[Received] = []
+    while True:
+        while (item := reader.next()) is not None:
+            got.append(item)
+        if not wire:
+            break
+        room = reader.room
+        assert room > 0  # an incomplete frame always has room to arrive in
+        reader.feed(wire[:room])
+        wire = wire[room:]
+        assert reader.buffered + len(reader._message) <= cap
+    assert [(r.opcode, len(r.payload)) for r in got] == [
+        (frames.OP_PING, 125), (frames.OP_TEXT, 1000), (frames.OP_BINARY, limit),
+        (frames.OP_BINARY, limit),
+    ]
 
 
 @pytest.mark.parametrize(

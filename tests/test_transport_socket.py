@@ -34,8 +34,16 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
         server.close()
 
 
-def open_ws(server: socket.socket, backlog: int = 1000, max_message: int = 1 << 20) -> WebSocket:
-    return WebSocket(server, max_message_bytes=max_message, max_backlog_frames=backlog)
+def open_ws(
+    server: socket.socket,
+    backlog: int = 1000,
+    max_message: int = 1 << 20,
+    backlog_bytes: int = 1 << 30,
+) -> WebSocket:
+    return WebSocket(
+        server, max_message_bytes=max_message, max_backlog_frames=backlog,
+        max_backlog_bytes=backlog_bytes,
+    )
 
 
 async def read_all(client: socket.socket, *, until_eof: bool = True) -> bytes:
@@ -100,6 +108,7 @@ async def test_order_kept_through_partial_writes_and_backlog(
         *[(frames.OP_BINARY, p) for p in sent + more],
         (frames.OP_CLOSE, struct.pack("!H", 1000)),
     ]
+    assert ws.backlog_bytes == 0  # every byte counted in was counted out
 
 
 def parse_frames_prefix(data: bytearray) -> list[bytes]:
@@ -134,6 +143,63 @@ async def test_full_backlog_refuses_without_waiting(
             ws.send_nowait(b"z" * 5000)
     assert ws.backlog_frames == 5
     await close_while_reading(ws, client)
+
+
+async def test_backlog_is_bounded_in_bytes_too(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server, backlog=1000, backlog_bytes=50_000)
+    with pytest.raises(trio.WouldBlock):  # noqa: PT012  # raised by the call that overflows
+        for _ in range(1000):
+            ws.send_nowait(b"z" * 5000)
+    assert ws.backlog_frames < 20  # the bytes bound came long before the frames bound
+    assert 45_000 < ws.backlog_bytes <= 50_000
+    assert ws.backlog_bytes == sum(len(f) for f in ws._backlog)
+    await close_while_reading(ws, client)
+
+
+async def test_a_partly_written_frame_counts_whole(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    server, client = pair
+    ws = open_ws(server, backlog=1000, backlog_bytes=150_000)
+    big = frames.binary_frame(b"b" * 100_000)
+    ws.send_nowait(b"b" * 100_000)  # an empty backlog takes any frame
+    assert 0 < ws._head_sent < len(big)
+    assert ws.backlog_bytes == len(big)  # held whole, however much was written
+    with pytest.raises(trio.WouldBlock):
+        ws.send_nowait(b"c" * 50_000)  # 100,010 + 50,010 is past 150,000
+    ws.send_nowait(b"c" * 40_000)  # but this fits
+    assert ws.backlog_frames == 2
+    await close_while_reading(ws, client)
+
+
+async def test_receive_reads_no_more_than_the_reader_may_hold() -> None:
+    """Behind a frame of the largest size allowed, the client has sent 100 kB more:
+    the server reads the frame, not the 64 kB chunk it would otherwise ask for."""
+    server, client = socket.socketpair()  # default buffers: the client's sendall fits
+    limit = 1000
+    with server, client:
+        ws = open_ws(server, max_message=limit)
+        client.sendall(
+            client_frame(frames.OP_BINARY, b"a" * limit)
+            + client_frame(frames.OP_BINARY, b"b" * 500)
+            + b"\x82\xfe" + struct.pack("!H", limit) + b"mask" + b"c" * 100_000
+        )
+        with trio.fail_after(5):
+            assert await ws.receive() == b"a" * limit
+            held = ws._reader.buffered
+            assert held <= limit + frames.MAX_HEADER + frames.MAX_CONTROL_FRAME, held
+            assert await ws.receive() == b"b" * 500
+            assert len(await ws.receive()) == limit  # a frame "masked" with b"mask"
+            assert ws._reader.buffered <= limit + frames.MAX_HEADER + frames.MAX_CONTROL_FRAME
+            with pytest.raises(TransportClosed) as closed:
+                await ws.receive()  # then junk: b"c" sets reserved bits
+            assert closed.value.code == 1002
+        client.shutdown(socket.SHUT_WR)
+        with trio.fail_after(5):
+            await ws.aclose()
 
 
 async def close_while_reading(ws: WebSocket, client: socket.socket) -> bytes:

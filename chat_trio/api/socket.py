@@ -104,6 +104,8 @@ class SocketEndpoint:
             sock,
             max_message_bytes=s.config.limits.max_frame_bytes,
             max_backlog_frames=s.config.limits.outbox_frames,
+            max_backlog_bytes=s.config.limits.outbox_bytes,
+            max_fragments=s.config.limits.max_fragments,
             buffered=buffered,
         )
         session = Session(

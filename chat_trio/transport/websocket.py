@@ -18,10 +18,18 @@ Why it is correct:
   later frame is appended behind it. So bytes reach the socket in the order
   the frames were sent, and a frame the kernel took only in part is finished
   before any other byte is written.
-- Bound. The backlog holds at most ``max_backlog_frames`` frames; one more
-  raises ``trio.WouldBlock`` and the caller cuts the client off as a slow
-  consumer (code 1013). The kernel's socket buffer comes first, so a client
-  that keeps up never touches the backlog.
+- Bound. The backlog holds at most ``max_backlog_frames`` frames and
+  ``max_backlog_bytes`` bytes (a partly written head frame counts whole: it is
+  held whole); a frame that would pass either raises ``trio.WouldBlock`` and
+  the caller cuts the client off as a slow consumer (code 1013). The count is
+  kept as frames come and go, so the check costs the same for any backlog. A
+  frame that finds the backlog empty is always taken, whatever its size: the
+  bytes limit must be at least the largest frame the server sends (config
+  validation sees to that for relayed frames). The kernel's socket buffer
+  comes first, so a client that keeps up never touches the backlog.
+- Receiving. Each ``recv`` asks for no more than the frame reader has room for
+  (frames.py), so the bytes read but not handed out stay within one message
+  plus a header, however long a frame the client announces.
 - Closing. :meth:`close` drops the frames not started yet, finishes a frame
   that was written in part, then sends the close frame; :meth:`aclose` then
   waits (bounded) for the client's close frame or end of stream and closes the
@@ -75,6 +83,9 @@ class WebSocket:
         max_message_bytes: the largest message accepted (close code 1009 above).
         max_backlog_frames: frames queued behind a full socket before
             ``send_nowait`` raises ``trio.WouldBlock``.
+        max_backlog_bytes: bytes of those frames past which ``send_nowait``
+            raises ``trio.WouldBlock``.
+        max_fragments: frames one received message may come in (1009 above).
         buffered: bytes already read past the handshake (the client may send
             its first frame right behind it).
     """
@@ -85,16 +96,21 @@ class WebSocket:
         *,
         max_message_bytes: int,
         max_backlog_frames: int,
+        max_backlog_bytes: int,
+        max_fragments: int = frames.DEFAULT_MAX_FRAGMENTS,
         buffered: bytes = b"",
     ) -> None:
         sock.setblocking(False)
         self._sock = sock
-        self._reader = frames.FrameReader(max_message_bytes)
+        self._reader = frames.FrameReader(max_message_bytes, max_fragments=max_fragments)
         if buffered:
             self._reader.feed(buffered)
         self._max_backlog = max_backlog_frames
+        self._max_backlog_bytes = max_backlog_bytes
         #: Frames not written yet, oldest first; the first may be partly written.
         self._backlog: collections.deque[bytes] = collections.deque()
+        #: Bytes of the frames in ``_backlog``, the partly written head whole.
+        self._backlog_bytes = 0
         #: Bytes of ``_backlog[0]`` already written.
         self._head_sent = 0
         self._wakeup = trio.Event()
@@ -112,7 +128,8 @@ class WebSocket:
         Synchronous, never waits.
 
         Raises:
-            trio.WouldBlock: the backlog already holds its maximum of frames.
+            trio.WouldBlock: the backlog already holds its maximum of frames,
+                or this frame would take it past its maximum of bytes.
             TransportClosed: the connection is closing or broken.
         """
         if self._closing or self._broken:
@@ -122,9 +139,11 @@ class WebSocket:
     def _send_frame(self, data: bytes) -> None:
         backlog = self._backlog
         if backlog:
-            if len(backlog) >= self._max_backlog:
+            size = self._backlog_bytes + len(data)
+            if len(backlog) >= self._max_backlog or size > self._max_backlog_bytes:
                 raise trio.WouldBlock
             backlog.append(data)
+            self._backlog_bytes = size
             return
         try:
             sent = self._sock.send(data)
@@ -135,6 +154,7 @@ class WebSocket:
             raise TransportClosed() from None
         if sent < len(data):
             backlog.append(data)
+            self._backlog_bytes = len(data)
             self._head_sent = sent
             self._wakeup.set()
 
@@ -158,7 +178,9 @@ class WebSocket:
                 return True
             sent += self._head_sent
             while backlog and sent >= len(backlog[0]):
-                sent -= len(backlog.popleft())
+                done = len(backlog.popleft())
+                sent -= done
+                self._backlog_bytes -= done
             self._head_sent = sent
             if backlog and sent:
                 return False  # the kernel took part of a frame: it is full
@@ -168,6 +190,11 @@ class WebSocket:
     def backlog_frames(self) -> int:
         """Frames waiting for the socket (a partly written one included)."""
         return len(self._backlog)
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes of the frames waiting for the socket (a partly written one whole)."""
+        return self._backlog_bytes
 
     async def run_writer(self) -> None:
         """Write the backlog whenever there is one, until the connection is done.
@@ -189,6 +216,7 @@ class WebSocket:
             log.debug("socket failed: %s", exc)
         self._broken = True
         self._backlog.clear()
+        self._backlog_bytes = 0
         self._head_sent = 0
         self._wakeup.set()
 
@@ -239,9 +267,13 @@ class WebSocket:
     async def _receive_some(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
         waited = False
+        # Never more than the reader may hold: a frame that claims 10 MiB makes
+        # the server hold at most that frame, not 64 KiB of what follows it too.
+        want = min(RECEIVE_BYTES, self._reader.room)
+        assert want > 0, "a full reader always has a frame to hand out"
         while True:
             try:
-                data = self._sock.recv(RECEIVE_BYTES)
+                data = self._sock.recv(want)
                 break
             except BlockingIOError:
                 waited = True
@@ -276,6 +308,7 @@ class WebSocket:
         else:
             backlog.clear()
         backlog.append(frames.close_frame(code, reason))
+        self._backlog_bytes = sum(len(f) for f in backlog)  # two frames at most
         self._wakeup.set()
         self._flush_nowait()
 
