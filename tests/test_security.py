@@ -24,6 +24,8 @@ from tests.conftest import (
     PASSWORD,
     MakeUser,
     Server,
+    befriend,
+    make_group,
     server_config,
     start_server,
 )
@@ -363,3 +365,30 @@ async def test_chunked_json_body_over_the_limit_is_refused(server: Server) -> No
     login = await raw(server, "POST", "/user/login", json={"username": "big", "password": PASSWORD})
     assert login.status_code == 401  # nothing was created
 
+
+async def test_email_is_shown_only_to_its_owner(server: Server, make_user: MakeUser) -> None:
+    owner, other = await make_user(), await make_user()
+    for user in (owner, other):
+        await user.api.request(
+            "PUT", "/user", json={"username": user.username, "email": f"{user.username}@x.org"}
+        )
+    await befriend(owner, other)
+    group_uuid = await make_group(owner, "private-mail", other)
+    assert (await owner.api.request("GET", "/user/me"))["email"] == f"{owner.username}@x.org"
+    seen = [
+        await other.api.request("GET", f"/user/{owner.uuid}"),
+        (await other.api.request("GET", "/user/name", params={"name": owner.username}))["user"],
+        *await other.api.request("GET", "/user", params={"uuid": other.uuid}),
+        *[
+            m for m in await other.api.request("GET", f"/group/user/{group_uuid}")
+            if m["uuid"] == owner.uuid
+        ],
+    ]
+    assert len(seen) == 4
+    for record in seen:
+        assert record["uuid"] == owner.uuid
+        assert record["email"] == ""  # the key stays, for go-chat's client
+    own = await owner.api.request("GET", f"/user/{owner.uuid}")
+    assert own["email"] == f"{owner.username}@x.org"
+    members = await other.api.request("GET", f"/group/user/{group_uuid}")
+    assert {m["uuid"]: m["email"] for m in members}[other.uuid] == f"{other.username}@x.org"

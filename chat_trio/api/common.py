@@ -141,6 +141,7 @@ def iso(ms: int) -> str:
 
 
 def user_json(user: User) -> dict[str, Any]:
+    """A user as their own account sees it (register, login, /user/me): with the email."""
     return {
         "uuid": user.uuid,
         "username": user.username,
@@ -148,6 +149,18 @@ def user_json(user: User) -> dict[str, Any]:
         "email": user.email,
         "avatar": user.avatar,
     }
+
+
+def user_json_for(viewer: User, user: User) -> dict[str, Any]:
+    """``user`` as ``viewer`` may see them: the email only when it is their own.
+
+    An address is private to its owner. The key stays, empty, because go-chat's
+    client expects every user record to have it.
+    """
+    shown = user_json(user)
+    if viewer.id != user.id:
+        shown["email"] = ""
+    return shown
 
 
 def group_json(group: Group) -> dict[str, Any]:
