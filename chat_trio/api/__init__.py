@@ -48,7 +48,9 @@ BLUEPRINTS = tuple(
 
 
 def create_app(services: Services) -> QuartTrio:
-    app = QuartTrio("chat_trio")
+    # No Quart static folder: its /static/ route would hide the web root's static/
+    # (where go-chat's client keeps its scripts); api/web.py serves the web root.
+    app = QuartTrio("chat_trio", static_folder=None)
     app.extensions[EXTENSION_KEY] = services
     app.config["MAX_CONTENT_LENGTH"] = services.config.limits.max_upload_bytes + MULTIPART_OVERHEAD
     app.config["JSON_SORT_KEYS"] = False
