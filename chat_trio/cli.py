@@ -7,14 +7,17 @@ Holds no business logic: it reads arguments and the config, sets up logging
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import logging
+import os
 import runpy
 import signal
 import sys
 import uuid as uuid_lib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -24,6 +27,9 @@ from chat_trio.errors import ChatTrioError, ConfigError, Conflict
 from chat_trio.logs import JsonFormatter, text_formatter
 
 log = logging.getLogger("chat_trio")
+
+#: What a failed bind() says; such an error with no file name is the listener's.
+LISTEN_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 DESCRIPTION = """\
 chat-trio: a self-hosted real-time chat server on Trio (go-chat compatible).
@@ -48,6 +54,42 @@ def configure_logging(config: Config) -> None:
     root.setLevel(level)
     # hypercorn logs every connection at INFO; that is noise at our INFO level.
     logging.getLogger("hypercorn.error").setLevel(max(level, logging.WARNING))
+
+
+def sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception inside (nested) exception groups, or None if there are more."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else None
+
+
+def run_trio(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``trio.run(fn, *args)``, with a lone error unwrapped from the nurseries' groups.
+
+    Every task tree wraps what fails inside it in an ExceptionGroup, so a start-up
+    error (the database unreachable, the port taken) would reach ``main`` as a
+    nested group and print as a long traceback instead of the one line it deserves.
+    """
+    try:
+        return trio.run(fn, *args)
+    except BaseExceptionGroup as group:
+        error = sole_error(group)
+        if error is None:
+            raise
+        raise error from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``address already in use``, ``data/x: permission denied``: no errno number."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -81,7 +123,14 @@ async def _serve(config: Config) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
     configure_logging(config)
-    trio.run(_serve, config)
+    try:
+        run_trio(_serve, config)
+    except OSError as exc:
+        if exc.filename is None and exc.errno in LISTEN_ERRNOS:
+            host, port = config.server.host, config.server.port
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ChatTrioError(f"cannot listen on {where}: {describe_os_error(exc)}") from None
+        raise
     return 0
 
 
@@ -97,7 +146,8 @@ async def _initdb(config: Config) -> int:
 def cmd_initdb(args: argparse.Namespace) -> int:
     config = _load(args)
     configure_logging(config)
-    return trio.run(_initdb, config)
+    code: int = run_trio(_initdb, config)
+    return code
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -138,7 +188,8 @@ def cmd_adduser(args: argparse.Namespace) -> int:
     config = _load(args)
     configure_logging(config)
     password = _read_password(args)
-    return trio.run(_adduser, config, args.username, password, args.nickname, args.email)
+    code: int = run_trio(_adduser, config, args.username, password, args.nickname, args.email)
+    return code
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -222,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ChatTrioError as exc:
         print(f"chat-trio: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"chat-trio: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

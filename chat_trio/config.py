@@ -55,6 +55,9 @@ class ServerConfig:
     #: Origins (scheme://host[:port]) besides the server's own that browsers may use
     #: for the WebSocket and, with credentials, for the HTTP API (CORS).
     allowed_origins: tuple[str, ...] = _key("allowedOrigins", ())
+    #: Answer HTTP refusals as go-chat did: status 200 with ``code: -1`` and the
+    #: message, for go-chat's own client, which reads the envelope of 2xx answers only.
+    legacy_error_status: bool = _key("legacyErrorStatus", False)
 
 
 @dataclass(frozen=True)

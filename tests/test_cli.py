@@ -99,3 +99,55 @@ async def test_serve_answers_then_stops_on_sigterm(tmp_path: Path) -> None:
             await process.wait()
         if process.stderr is not None:
             await process.stderr.aclose()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (bound once, then released)."""
+    return free_port()
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def run_serve(tmp_path: Path, port: int, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat_trio", "serve", "--port", str(port)],
+        capture_output=True, text=True, env={**cli_env(tmp_path), **env}, cwd=tmp_path,
+        timeout=60, check=False,
+    )
+
+
+def test_unreachable_mysql_stops_with_one_line(tmp_path: Path) -> None:
+    port = closed_port()
+    line = assert_one_line(run_serve(
+        tmp_path, free_port(),
+        CHAT_TRIO_DATABASE_BACKEND="mysql", CHAT_TRIO_MYSQL_HOST="127.0.0.1",
+        CHAT_TRIO_MYSQL_PORT=str(port),
+    ))
+    assert line.startswith("chat-trio: cannot connect to MySQL/MariaDB as ")
+    assert f"@127.0.0.1:{port}" in line
+
+
+def test_bad_mysql_credentials_stop_with_one_line(tmp_path: Path) -> None:
+    line = assert_one_line(run_serve(
+        tmp_path, free_port(),
+        CHAT_TRIO_DATABASE_BACKEND="mysql", CHAT_TRIO_MYSQL_HOST="127.0.0.1",
+        CHAT_TRIO_MYSQL_PORT="3306", CHAT_TRIO_MYSQL_USER="no_such_chat_trio_user",
+        CHAT_TRIO_MYSQL_PASSWORD="wrong",
+    ))
+    assert line.startswith("chat-trio: cannot connect to MySQL/MariaDB as ")
+    assert "no_such_chat_trio_user@127.0.0.1:3306" in line
+
+
+def test_busy_port_stops_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = assert_one_line(run_serve(tmp_path, port))
+    assert line == f"chat-trio: cannot listen on 127.0.0.1:{port}: address already in use"

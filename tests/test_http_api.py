@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import trio
+import trio_websocket
 
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.client import ApiError, ChatClient
-from tests.conftest import PASSWORD, MakeUser, Server, befriend, make_group
+from tests.conftest import (
+    PASSWORD,
+    MakeUser,
+    Server,
+    befriend,
+    make_group,
+    server_config,
+    start_server,
+)
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -382,3 +393,31 @@ async def test_a_refused_upload_does_not_stall_the_next_request(server: Server) 
             refused = await http.post("/upload", files={"file": ("a.png", PNG)})
             assert refused.status_code == 401
         assert (await http.get("/client-config")).status_code == 200
+
+
+async def test_legacy_error_status_answers_refusals_with_200(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """``legacyErrorStatus``: go-chat's client reads only the envelope of 2xx answers."""
+    config = server_config(tmp_path).replace("server", legacy_error_status=True)
+    server = await start_server(nursery, config, tmp_path)
+    refusals = [
+        ("GET", "/user/me", {}, "not logged in"),  # ProtocolError
+        ("GET", "/no/such/route", {}, "no such route"),  # HTTPException 404
+        ("DELETE", "/friend", {}, "method not allowed"),  # HTTPException 405
+        ("POST", "/user/login", {"json": {"username": "x", "password": PASSWORD}},
+         "wrong username or password"),
+        ("POST", "/user/register", {"content": b"{}", "headers": {"Origin": "http://evil"}},
+         "cross-origin request refused"),
+    ]
+    for method, path, kwargs, reason in refusals:
+        response = await raw(server, method, path, **kwargs)
+        assert response.status_code == 200, (method, path)
+        body = response.json()
+        assert body["code"] == -1 and reason in body["msg"] and body["data"] is None
+    # the WebSocket handshake keeps its real status
+    async with ChatClient(server.url) as api:
+        with pytest.raises(trio_websocket.ConnectionRejected) as rejected:
+            async with api.connect(token="not-a-token", user="nobody"):
+                pass
+    assert rejected.value.status_code == 401

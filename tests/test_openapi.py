@@ -17,7 +17,7 @@ from tests.test_http_api import PNG
 
 #: Routes that are not part of the JSON API: the web client, the socket, the docs.
 NOT_API = {
-    "/", "/login", "/register", "/panel", "/panel/{}", "/assets/{}", "/favicon.svg",
+    "/", "/login", "/register", "/panel", "/panel/{}", "/{}",
     "/socket.io", "/openapi.json", "/api-docs", "/static/{}",
 }
 

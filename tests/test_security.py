@@ -4,7 +4,9 @@ floods and brute force show quickly."""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,9 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_trio import codec
+from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import ProtocolError
 from chat_trio.model import FrameType
-from tests.conftest import PASSWORD, MakeUser, Server, server_config, start_server
+from tests.conftest import (
+    PASSWORD,
+    MakeUser,
+    Server,
+    befriend,
+    make_group,
+    server_config,
+    start_server,
+)
 from tests.test_http_api import raw
 from tests.test_socket import welcome
 
@@ -229,3 +240,157 @@ async def test_unauthenticated_requests_change_nothing(server: Server, make_user
             assert response.status_code == 401
     assert (await victim.api.request("GET", "/user/me"))["nickname"] == victim.username
     assert await victim.api.request("GET", f"/group/{victim.uuid}") == []
+
+
+def same_site_origin(server: Server) -> str:
+    """Another port of the server's own host: same site, but another origin."""
+    host = httpx.URL(server.url).host
+    return f"http://{host}:1"
+
+
+async def test_json_routes_accept_only_application_json(server: Server) -> None:
+    """A form may post text/plain (or a form type) anywhere; such bodies are not JSON."""
+    body = json.dumps({"username": "formed", "password": PASSWORD})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = await raw(server, "POST", "/user/register", content=body, headers=headers)
+        assert response.status_code == 415, content_type
+        assert response.json()["code"] == -1
+        assert "application/json" in response.json()["msg"]
+    login = await raw(
+        server, "POST", "/user/login", json={"username": "formed", "password": PASSWORD}
+    )
+    assert login.status_code == 401  # nothing was created
+
+
+async def test_state_changing_requests_from_another_origin_are_refused(
+    server: Server, make_user: MakeUser
+) -> None:
+    """Cross-site request forgery, from another port of the same host (same site, so
+    the SameSite=Lax cookie goes along) and from a foreign site."""
+    victim = await make_user()
+    friend = await make_user()
+    cookie = {"Cookie": f"{COOKIE_NAME}={victim.me.token}"}
+    forged = [
+        ("POST", f"/group/{victim.uuid}", {"json": {"name": "forged"}}),
+        ("POST", "/friend", {"json": {"uuid": victim.uuid, "friendUsername": friend.username}}),
+        ("PUT", "/user", {"json": {"username": victim.username, "nickname": "pwned"}}),
+        ("POST", "/upload", {"files": {"file": ("a.svg", b"<svg/>")}}),
+        ("POST", "/user/logout", {}),
+    ]
+    refusals = [{"Origin": same_site_origin(server)}, {"Origin": FOREIGN}, {"Origin": "null"}]
+    refusals += [{"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "cross-site"}]
+    for headers in refusals:
+        for method, path, kwargs in forged:
+            response = await raw(
+                server, method, path, headers={**cookie, **headers}, **kwargs
+            )
+            assert response.status_code == 403, (method, path, headers)
+            assert response.json()["code"] == -1
+            assert "cross-origin request refused" in response.json()["msg"]
+    assert await victim.api.request("GET", f"/group/{victim.uuid}") == []
+    assert await victim.api.request("GET", "/user", params={"uuid": victim.uuid}) == []
+    assert (await victim.api.request("GET", "/user/me"))["nickname"] == victim.username
+    # the server's own pages, listed origins and non-browser clients go through
+    allowed = [
+        {"Origin": server.url}, {"Origin": FRIENDLY}, {"Sec-Fetch-Site": "same-origin"}, {}
+    ]
+    for i, headers in enumerate(allowed):
+        response = await raw(
+            server, "POST", f"/group/{victim.uuid}", json={"name": f"ok{i}"},
+            headers={**cookie, **headers},
+        )
+        assert response.status_code == 201, headers
+
+
+async def test_login_from_another_origin_is_refused(server: Server, make_user: MakeUser) -> None:
+    """Login CSRF: a page must not log its visitor in as the attacker."""
+    attacker = await make_user()
+    for origin in (same_site_origin(server), FOREIGN):
+        response = await raw(
+            server, "POST", "/user/login",
+            json={"username": attacker.username, "password": PASSWORD},
+            headers={"Origin": origin},
+        )
+        assert response.status_code == 403
+        assert "set-cookie" not in response.headers and "token" not in response.text
+    ours = await raw(
+        server, "POST", "/user/login",
+        json={"username": attacker.username, "password": PASSWORD},
+        headers={"Origin": server.url},
+    )
+    assert ours.status_code == 200 and "set-cookie" in ours.headers
+
+
+async def test_chunked_json_body_is_refused_as_soon_as_it_passes_the_limit(
+    server: Server,
+) -> None:
+    """A body without Content-Length is counted while it arrives: the 413 comes
+    before the client has finished (here: never finishes) sending it."""
+    limit = server.config.limits.max_body_bytes
+    url = httpx.URL(server.url)
+    chunk = b"x" * 16 * 1024
+    head = (
+        f"POST /user/register HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(url.host, url.port)
+    async with stream:
+        await stream.send_all(head)
+        for _ in range(limit // len(chunk) + 1):
+            await stream.send_all(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        # the last chunk (0) is never sent: only a streaming check can answer now
+        answer = b""
+        with trio.fail_after(20):
+            while b"\r\n\r\n" not in answer:
+                data = await stream.receive_some()
+                assert data, "the connection closed without an answer"
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    login = await raw(server, "POST", "/user/login", json={"username": "x", "password": PASSWORD})
+    assert login.status_code == 401
+
+
+async def test_chunked_json_body_over_the_limit_is_refused(server: Server) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"username": "big", "password": "%s", "nickname": "' % PASSWORD.encode()
+        for _ in range(8):
+            yield b"n" * 16 * 1024
+        yield b'"}'
+
+    response = await raw(
+        server, "POST", "/user/register", content=body(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == -1
+    login = await raw(server, "POST", "/user/login", json={"username": "big", "password": PASSWORD})
+    assert login.status_code == 401  # nothing was created
+
+
+async def test_email_is_shown_only_to_its_owner(server: Server, make_user: MakeUser) -> None:
+    owner, other = await make_user(), await make_user()
+    for user in (owner, other):
+        await user.api.request(
+            "PUT", "/user", json={"username": user.username, "email": f"{user.username}@x.org"}
+        )
+    await befriend(owner, other)
+    group_uuid = await make_group(owner, "private-mail", other)
+    assert (await owner.api.request("GET", "/user/me"))["email"] == f"{owner.username}@x.org"
+    seen = [
+        await other.api.request("GET", f"/user/{owner.uuid}"),
+        (await other.api.request("GET", "/user/name", params={"name": owner.username}))["user"],
+        *await other.api.request("GET", "/user", params={"uuid": other.uuid}),
+        *[
+            m for m in await other.api.request("GET", f"/group/user/{group_uuid}")
+            if m["uuid"] == owner.uuid
+        ],
+    ]
+    assert len(seen) == 4
+    for record in seen:
+        assert record["uuid"] == owner.uuid
+        assert record["email"] == ""  # the key stays, for go-chat's client
+    own = await owner.api.request("GET", f"/user/{owner.uuid}")
+    assert own["email"] == f"{owner.username}@x.org"
+    members = await other.api.request("GET", f"/group/user/{group_uuid}")
+    assert {m["uuid"]: m["email"] for m in members}[other.uuid] == f"{other.username}@x.org"

@@ -3,7 +3,9 @@
 Routes use storage and the hub's inbox through Services, never sessions. The
 WebSocket (/socket.io) is not a Quart route: the front door hands upgrades to
 api/socket.py before hypercorn sees them. Every
-refusal, whatever raised it, leaves as the JSON envelope with a truthful status.
+refusal, whatever raised it, leaves as the JSON envelope with a truthful status;
+with ``[server] legacyErrorStatus`` the status is 200 instead, as go-chat sent
+it, because go-chat's client reads the envelope of 2xx answers only.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _refusal(status: int, reason: str) -> Response:
-    """The envelope for a refused request.
+def _refusal(status: int, reason: str, *, legacy: bool = False) -> Response:
+    """The envelope for a refused request (status 200 when ``legacy``).
 
     A request refused before its body was read leaves that body on the
     connection, where it would be taken for the next request and stall it, so
     a refused request that carried a body also closes its connection.
     """
-    response = failure(status, reason)
+    response = failure(200 if legacy else status, reason)
     has_body = bool(request.content_length) or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     )
@@ -48,7 +50,9 @@ BLUEPRINTS = tuple(
 
 
 def create_app(services: Services) -> QuartTrio:
-    app = QuartTrio("chat_trio")
+    # No Quart static folder: its /static/ route would hide the web root's static/
+    # (where go-chat's client keeps its scripts); api/web.py serves the web root.
+    app = QuartTrio("chat_trio", static_folder=None)
     app.extensions[EXTENSION_KEY] = services
     app.config["MAX_CONTENT_LENGTH"] = services.config.limits.max_upload_bytes + MULTIPART_OVERHEAD
     app.config["JSON_SORT_KEYS"] = False
@@ -56,10 +60,11 @@ def create_app(services: Services) -> QuartTrio:
         app.register_blueprint(blueprint)
     security.install(app, services.config)
     app.after_request(ops.count_request)
+    legacy = services.config.server.legacy_error_status
 
     @app.errorhandler(ProtocolError)
     async def refused(error: ProtocolError) -> Response:
-        response = _refusal(error.code, error.reason)
+        response = _refusal(error.code, error.reason, legacy=legacy)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(int(error.retry_after))
         return response
@@ -67,7 +72,7 @@ def create_app(services: Services) -> QuartTrio:
     @app.errorhandler(StorageError)
     async def storage_failed(error: StorageError) -> Response:
         log.error("storage error: %s", error)
-        return _refusal(503, "the database is not available; try again")
+        return _refusal(503, "the database is not available; try again", legacy=legacy)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -77,11 +82,11 @@ def create_app(services: Services) -> QuartTrio:
             405: "method not allowed",
             413: "request body too large",
         }.get(status, error.name)
-        return _refusal(status, reason)
+        return _refusal(status, reason, legacy=legacy)
 
     @app.errorhandler(Exception)
     async def crashed(error: Exception) -> Response:
         log.exception("unhandled error in a request", exc_info=error)
-        return _refusal(500, "internal error")
+        return _refusal(500, "internal error", legacy=legacy)
 
     return app

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any, cast
 
+import trio
 from quart import Response, current_app, jsonify, request, websocket
 
 from chat_trio.auth import COOKIE_NAME
@@ -70,11 +72,43 @@ def require_self(user: User, uuid: str) -> None:
         raise ProtocolError(403, "you can only act as yourself")
 
 
-async def json_body() -> dict[str, Any]:
-    limit = services().config.limits.max_body_bytes
+async def read_body(limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes.
+
+    The bytes are counted while they arrive: a chunked body (or one without a
+    Content-Length) declares no size to check up front, and reading it whole
+    first would buffer up to the app-wide upload limit. Raises: ProtocolError
+    413, or 408 when the body does not arrive within the request's body timeout.
+    Checkpoints: waits for the body.
+    """
+    too_large = ProtocolError(413, f"request body too large: limit is {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
-        raise ProtocolError(413, f"request body too large: limit is {limit} bytes")
-    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+        raise too_large
+    received = bytearray()
+    timeout = math.inf if request.body_timeout is None else request.body_timeout
+    with trio.move_on_after(timeout) as scope:
+        async for chunk in request.body:
+            received += chunk
+            if len(received) > limit:
+                raise too_large
+    if scope.cancelled_caught:
+        raise ProtocolError(408, "the request body did not arrive in time")
+    return bytes(received)
+
+
+async def json_body() -> dict[str, Any]:
+    """The request's JSON object.
+
+    Only ``Content-Type: application/json`` is read: a browser lets any page
+    send ``text/plain`` (and form types) to another site without asking, so
+    accepting those would let a form on another page post JSON as the visitor.
+    Raises: ProtocolError 415 (another type), 413 (over ``maxBodyBytes``), 400.
+    """
+    if request.mimetype != "application/json":
+        raise ProtocolError(
+            415, "the body must be JSON, sent with Content-Type: application/json"
+        )
+    raw = await read_body(services().config.limits.max_body_bytes)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -107,6 +141,7 @@ def iso(ms: int) -> str:
 
 
 def user_json(user: User) -> dict[str, Any]:
+    """A user as their own account sees it (register, login, /user/me): with the email."""
     return {
         "uuid": user.uuid,
         "username": user.username,
@@ -114,6 +149,18 @@ def user_json(user: User) -> dict[str, Any]:
         "email": user.email,
         "avatar": user.avatar,
     }
+
+
+def user_json_for(viewer: User, user: User) -> dict[str, Any]:
+    """``user`` as ``viewer`` may see them: the email only when it is their own.
+
+    An address is private to its owner. The key stays, empty, because go-chat's
+    client expects every user record to have it.
+    """
+    shown = user_json(user)
+    if viewer.id != user.id:
+        shown["email"] = ""
+    return shown
 
 
 def group_json(group: Group) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from chat_trio.api.common import (
     require_self,
     services,
     text_field,
-    user_json,
+    user_json_for,
 )
 from chat_trio.errors import Conflict, ProtocolError
 
@@ -70,4 +70,4 @@ async def members(group_uuid: str) -> Response:
         raise ProtocolError(404, "no such group")
     if user.uuid not in view.member_uuids:
         raise ProtocolError(403, "you are not a member of this group")
-    return ok([user_json(m) for m in await s.store.group_members(view.group.id)])
+    return ok([user_json_for(user, m) for m in await s.store.group_members(view.group.id)])

@@ -17,6 +17,7 @@ from chat_trio.api.common import (
     services,
     text_field,
     user_json,
+    user_json_for,
 )
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import Conflict, ProtocolError
@@ -125,7 +126,7 @@ async def update_user() -> Response:
 
 @blueprint.get("/user/name")
 async def find_by_name() -> Response:
-    await current_user()
+    viewer = await current_user()
     name = request.args.get("name", "").strip()
     if not name:
         raise ProtocolError(400, "`name` is required")
@@ -136,7 +137,7 @@ async def find_by_name() -> Response:
     empty_group = {"uuid": "", "groupId": 0, "userId": 0, "createAt": "", "name": "", "notice": ""}
     return ok(
         {
-            "user": user_json(user) if user else empty_user,
+            "user": user_json_for(viewer, user) if user else empty_user,
             "group": group_json(group) if group else empty_group,
         }
     )
@@ -156,15 +157,15 @@ async def online() -> Response:
 
 @blueprint.get("/user/<uuid>")
 async def user_details(uuid: str) -> Response:
-    await current_user()
+    viewer = await current_user()
     found = await services().directory.user(uuid)
     if found is None:
         raise ProtocolError(404, "no such user")
-    return ok(user_json(found))
+    return ok(user_json_for(viewer, found))
 
 
 @blueprint.get("/user")
 async def friends() -> Response:
     user = await current_user()
     require_self(user, request.args.get("uuid", user.uuid))
-    return ok([user_json(f) for f in await services().store.friends(user.id)])
+    return ok([user_json_for(user, f) for f in await services().store.friends(user.id)])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, expect
 
-from .conftest import PASSWORD, ROOT, ChatServer, User
+from .conftest import PASSWORD, ROOT, ChatServer, User, unique
 from .media import png
 
 #: The README's picture of the chat view. Rewritten only on request
@@ -263,6 +263,41 @@ def test_session_from_the_cookie_alone(friends: tuple[User, User]) -> None:
     alice.open_conv(bob.username)
     alice.send_text("no token, only the cookie")
     expect(incoming(bob, "no token, only the cookie")).to_be_visible()
+
+
+def test_the_token_stays_in_the_httponly_cookie(browser: Browser, server: ChatServer) -> None:
+    """The client keeps no token where page scripts or proxy logs would see it: not in
+    localStorage, not in the socket URL, not in an Authorization header."""
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        sockets: list[str] = []
+        bearer: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.on(
+            "request",
+            lambda r: bearer.append(r.url) if "authorization" in r.headers else None,
+        )
+        username = unique("cookie")
+        page.goto("/register")
+        page.get_by_test_id("register-username").fill(username)
+        page.get_by_test_id("register-password").fill(PASSWORD)
+        page.get_by_test_id("register-submit").click()
+        expect(page).to_have_url(f"{server.url}/login")
+        page.get_by_test_id("login-username").fill(username)
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "open")
+        token = next(c["value"] for c in context.cookies() if c.get("httpOnly"))
+        assert token
+        stored = page.evaluate(
+            "() => JSON.stringify([{...localStorage}, {...sessionStorage}, document.cookie])"
+        )
+        assert token not in stored and "token" not in stored.lower()
+        assert sockets and all("token=" not in url for url in sockets), sockets
+        assert bearer == []
+    finally:
+        context.close()
 
 
 def test_heartbeat_is_answered(friends: tuple[User, User]) -> None:

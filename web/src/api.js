@@ -1,16 +1,18 @@
-// HTTP API client: the {code, msg, data} envelope, the Bearer token, and a
-// clear error message on failure.
+// HTTP API client: the {code, msg, data} envelope and a clear error message
+// on failure.
+//
+// The login lives only in the server's HttpOnly cookie, which the browser
+// sends with every same-origin request and with the socket's handshake. The
+// token that login also answers (for other clients) is never stored here:
+// page scripts cannot read the cookie, and a token in localStorage or in the
+// socket URL would give that protection away (and put it in proxy logs).
 import { message } from "antd";
 
-const TOKEN_KEY = "chatTrio.token";
-
-export function getToken() {
-  return localStorage.getItem(TOKEN_KEY) || "";
-}
-
-export function setToken(token) {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+// Versions before the cookie-only login kept the token here: forget it.
+try {
+  localStorage.removeItem("chatTrio.token");
+} catch {
+  // storage disabled: nothing was kept either
 }
 
 export class ApiError extends Error {
@@ -24,8 +26,6 @@ export class ApiError extends Error {
 // envelope's msg (unless quiet) and throws an ApiError.
 export async function api(method, path, { json, form, quiet } = {}) {
   const headers = {};
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";

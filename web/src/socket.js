@@ -1,5 +1,6 @@
 // The WebSocket to the server: protobuf frames, a heartbeat, and automatic
-// reconnection with exponential backoff.
+// reconnection with exponential backoff. The handshake is authenticated by the
+// login cookie (same origin), so the URL carries no token.
 import { decodeMessage, encodeMessage } from "./proto";
 
 const MIN_BACKOFF_MS = 500;
@@ -8,9 +9,8 @@ const MAX_BACKOFF_MS = 8000;
 const OPEN_TIMEOUT_MS = 10000;
 
 export class ChatSocket {
-  constructor({ userUuid, token, heartbeatSeconds = 10 }) {
+  constructor({ userUuid, heartbeatSeconds = 10 }) {
     this.userUuid = userUuid;
-    this.token = token;
     this.heartbeatMs = heartbeatSeconds * 1000;
     this.ws = null;
     this.state = "connecting";
@@ -47,9 +47,7 @@ export class ChatSocket {
 
   url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    let u = `${proto}//${location.host}/socket.io?user=${encodeURIComponent(this.userUuid)}`;
-    if (this.token) u += `&token=${encodeURIComponent(this.token)}`;
-    return u;
+    return `${proto}//${location.host}/socket.io?user=${encodeURIComponent(this.userUuid)}`;
   }
 
   connect() {

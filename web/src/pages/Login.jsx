@@ -1,13 +1,13 @@
 import { useEffect, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { Button, Card, Form, Input, Typography } from "antd";
-import { Api, setToken } from "../api";
+import { Api } from "../api";
 
 export default function Login() {
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
 
-  // A session that is still valid (token or cookie) skips the form.
+  // A session that is still valid (the login cookie) skips the form.
   useEffect(() => {
     let live = true;
     Api.me()
@@ -21,8 +21,9 @@ export default function Login() {
   const onFinish = async (values) => {
     setBusy(true);
     try {
+      // The server sets the HttpOnly login cookie; the token in the answer is
+      // for other clients and is not kept.
       const user = await Api.login(values);
-      setToken(user.token || "");
       navigate(`/panel/${user.uuid}`);
     } catch {
       // api() has shown the reason.

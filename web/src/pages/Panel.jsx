@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { Spin, message, notification } from "antd";
-import { Api, getToken, setToken } from "../api";
+import { Api } from "../api";
 import { ChatSocket } from "../socket";
 import { CallManager, isCallFrame } from "../call";
 import { CT } from "../proto";
@@ -98,7 +98,7 @@ export default function Panel() {
   const activeRef = useRef(null);
   const convsRef = useRef({});
 
-  // Restore the session (token or cookie); without one go to the login page.
+  // Restore the session (the login cookie); without one go to the login page.
   useEffect(() => {
     let live = true;
     Promise.all([Api.me(), Api.clientConfig().catch(() => null)])
@@ -224,7 +224,6 @@ export default function Panel() {
     if (!me || !config) return;
     const socket = new ChatSocket({
       userUuid: me.uuid,
-      token: getToken(),
       heartbeatSeconds: config.heartbeatSeconds || 10,
     });
     socketRef.current = socket;
@@ -375,8 +374,7 @@ export default function Panel() {
   );
 
   const logout = async () => {
-    await Api.logout().catch(() => {});
-    setToken("");
+    await Api.logout().catch(() => {}); // the server clears the cookie
     navigate("/login");
   };
 
