@@ -55,6 +55,11 @@ class ServerConfig:
     #: Origins (scheme://host[:port]) besides the server's own that browsers may use
     #: for the WebSocket and, with credentials, for the HTTP API (CORS).
     allowed_origins: tuple[str, ...] = _key("allowedOrigins", ())
+    #: Seconds an HTTP connection may stay open with no request before it is closed.
+    keep_alive_timeout: float = _key("keepAliveTimeout", 30 * SECONDS)
+    #: Open connections (HTTP and WebSocket) at most; 0 means derived from the
+    #: descriptor limit (RLIMIT_NOFILE less a quarter, at least 64, for the rest).
+    max_connections: int = _key("maxConnections", 0)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 def _validate(config: Config) -> None:
     checks = [
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
+        ("server", "keepAliveTimeout", config.server.keep_alive_timeout > 0, "must be positive"),
+        ("server", "maxConnections", config.server.max_connections >= 0, "must be 0 or more"),
         ("limits", "outboxFrames", config.limits.outbox_frames >= 1, "must be at least 1"),
         ("limits", "maxFrameBytes", config.limits.max_frame_bytes >= 1024, "must be >= 1024"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),
