@@ -9,6 +9,10 @@ kept-alive connection becomes the WebSocket. Each test is bounded with
 from __future__ import annotations
 
 import json
+import re
+import resource
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -98,7 +102,7 @@ async def api(plain: Server) -> AsyncIterator[ChatClient]:
         yield client
 
 
-def resource(api: ChatClient, path: str = "/socket.io") -> str:
+def socket_resource(api: ChatClient, path: str = "/socket.io") -> str:
     assert api.me is not None
     return f"{path}?token={api.me.token}"
 
@@ -135,7 +139,7 @@ async def test_an_upgrade_after_http_on_one_connection_is_the_websocket(
                     answers.append(await read_response(stream, buffer))
             assert [a[:12] for a in answers] == [b"HTTP/1.1 200"] * 3
             assert not buffer
-            async with websocket_on(stream, host, resource(api)) as conn:
+            async with websocket_on(stream, host, socket_resource(api)) as conn:
                 await message_each_way(conn)
 
 
@@ -143,7 +147,7 @@ async def test_the_trailing_slash_path_is_the_websocket(plain: Server, api: Chat
     host, port = host_port(plain.url)
     with trio.fail_after(10):
         stream = await trio.open_tcp_stream(host, port)
-        async with stream, websocket_on(stream, host, resource(api, "/socket.io/")) as conn:
+        async with stream, websocket_on(stream, host, socket_resource(api, "/socket.io/")) as conn:
             await message_each_way(conn)
 
 
@@ -162,7 +166,7 @@ async def test_handshake_headers_are_token_lists_and_host_and_1_1_are_required(
     plain: Server, api: ChatClient, change: tuple[str, str], status: int
 ) -> None:
     good = (
-        f"GET {resource(api)} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        f"GET {socket_resource(api)} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
     )
     with trio.fail_after(10):
@@ -178,7 +182,7 @@ async def test_the_same_headers_with_spaces_and_case_are_accepted(
     plain: Server, api: ChatClient
 ) -> None:
     head = (
-        f"GET {resource(api)} HTTP/1.1\r\nHost: x\r\nUpgrade:  WebSocket \r\n"
+        f"GET {socket_resource(api)} HTTP/1.1\r\nHost: x\r\nUpgrade:  WebSocket \r\n"
         f"Connection: keep-alive ,  UPGRADE\r\nSec-WebSocket-Version: 13\r\n"
         f"Sec-WebSocket-Key: {KEY}\r\n\r\n"
     )
@@ -282,3 +286,85 @@ async def test_over_the_cap_the_longest_idle_connection_makes_room(
                     answer = await read_until_eof(refused)
     assert answer.startswith(b"HTTP/1.1 503 ")
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == -1
+
+
+# --- More clients than descriptors: a server process under a low RLIMIT_NOFILE ------
+
+DESCRIPTORS = 256
+
+
+def lower_descriptor_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (DESCRIPTORS, DESCRIPTORS))
+
+
+async def wait_listening(log: Path, process: trio.Process) -> str:
+    """The server's URL, from its log line (bounded by the caller)."""
+    while True:
+        text = await trio.Path(log).read_text()
+        found = re.search(r"listening on (http://\S+)", text)
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}: {text}")
+        await trio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "max_connections", [0, 10_000], ids=["cap-from-the-limit", "cap-above-the-limit"]
+)
+async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
+    tmp_path: Path, max_connections: int
+) -> None:
+    """300 kept-alive connections against 256 descriptors: with the cap derived from
+    the limit the longest-idle ones make room; with a cap above it, accept() runs
+    out of descriptors and the front door closes idle ones and goes on. Either way
+    a newcomer's request and WebSocket are served, and the keep-alive timeout (a
+    minute here) never had to help."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = 0\nkeepAliveTimeout = 60.0\n'
+        f"maxConnections = {max_connections}\n"
+        f'[sqlite]\npath = "{tmp_path / "chat.db"}"\n'
+        f'[staticPath]\nfilePath = "{tmp_path / "files"}"\n'
+        f'[log]\npath = "{tmp_path / "server.log"}"\n'
+        "[auth]\nargon2TimeCost = 1\nargon2MemoryKib = 1024\nargon2Parallelism = 1\n"
+    )
+    log = tmp_path / "server.log"
+    log.touch()
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "chat_trio", "serve", "--config", str(config)],
+        preexec_fn=lower_descriptor_limit, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    idle: list[trio.SocketStream] = []
+    try:
+        with trio.fail_after(120):
+            url = await wait_listening(log, process)
+            host, port = host_port(url)
+            async with ChatClient(url) as api:
+                await api.signup("crowded", PASSWORD)
+                for _ in range(300):
+                    stream = await trio.open_tcp_stream(host, port)
+                    idle.append(stream)
+                    await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    answer = await read_response(stream, bytearray())
+                    assert answer.startswith(b"HTTP/1.1 200 ")
+                newcomer = await trio.open_tcp_stream(host, port)
+                async with newcomer:
+                    await newcomer.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    answer = await read_response(newcomer, bytearray())
+                    assert answer.startswith(b"HTTP/1.1 200 ")
+                async with api.connect() as conn:
+                    await message_each_way(conn)
+                assert await read_until_eof(idle[0]) == b""  # made room long ago
+    finally:
+        for stream in idle:
+            await stream.aclose()
+        process.terminate()
+        with trio.move_on_after(10) as waited:
+            waited.shield = True
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+    text = await trio.Path(log).read_text()
+    assert "Traceback" not in text, text
