@@ -117,7 +117,11 @@ class RequestSplitter:
 
     def _head(self, head: bytes) -> RequestHead | None:
         """Decide about one complete head: a wanted one is returned; else set the body state."""
-        if head.count(b"\n") != head.count(b"\r\n"):
+        line_end = head.find(b"\r\n")
+        request_line = head if line_end < 0 else head[:line_end]
+        if head.count(b"\n") != head.count(b"\r\n") or not request_line.endswith(
+            (b" HTTP/1.1", b" HTTP/1.0")
+        ):
             self._opaque = True
             return None
         lowered = head.lower()
@@ -150,13 +154,16 @@ class RequestSplitter:
 
     def _chunk_line(self, buf: bytes, pos: int) -> int:
         """Read (part of) a chunk-size or trailer line; returns where reading goes on."""
-        line_end = buf.find(b"\r\n", pos)
-        if line_end < 0:
-            self._line += buf[pos:]
-            if len(self._line) > MAX_CHUNK_LINE:
-                self._opaque = True
-            return len(buf)
-        line = self._line + buf[pos:line_end] if self._line else buf[pos:line_end]
+        if self._line.endswith(b"\r") and buf.startswith(b"\n", pos):
+            line, line_end = self._line[:-1], pos - 1  # the CRLF came in two pieces
+        else:
+            line_end = buf.find(b"\r\n", pos)
+            if line_end < 0:
+                self._line += buf[pos:]
+                if len(self._line) > MAX_CHUNK_LINE:
+                    self._opaque = True
+                return len(buf)
+            line = self._line + buf[pos:line_end] if self._line else buf[pos:line_end]
         self._line = b""
         if self._state == _TRAILER:
             if not line:
