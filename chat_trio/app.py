@@ -8,12 +8,13 @@
     ├── writer.run                 stores chat messages in batches, then hands them on
     └── FrontDoor.serve            the one port (transport/frontdoor.py)
         ├── hypercorn lifespan     quart-trio startup/shutdown (app.nursery)
-        └── one task per connection: reads the first request head, then either
-            ├── GET /socket.io upgrade -> api/socket.py: token check, 101, then
+        └── one task per connection: reads each request head, then either
+            ├── /socket.io upgrade -> api/socket.py: token check, 101, then
             │   one Session nursery: reader + writer (session.py) over a
             │   WebSocket that owns its socket (transport/websocket.py)
-            └── anything else -> hypercorn's Trio connection handler (HTTP API,
-                uploads, web client), with the bytes already read
+            └── anything else -> hypercorn's HTTP/1.1 protocol (HTTP API,
+                uploads, web client); a later upgrade on the same connection
+                is handed to api/socket.py once hypercorn has answered
 
 The WebSocket does not go through hypercorn: the hub's synchronous
 ``deliver()`` writes a frame straight to the client's socket when the socket can
@@ -60,7 +61,8 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.graceful_timeout = config.server.graceful_timeout
-    hc.keep_alive_timeout = 30
+    # The front door runs the keep-alive timer with this (transport/frontdoor.py).
+    hc.keep_alive_timeout = config.server.keep_alive_timeout
     return hc
 
 
@@ -119,6 +121,7 @@ async def serve(
                 SocketEndpoint(services),
                 host=config.server.host,
                 port=config.server.port,
+                max_connections=config.server.max_connections,
             )
             await front_door.serve(shutdown_trigger=shutdown_trigger, task_status=task_status)
             # Every session has ended: store what is still queued, then stop.

@@ -58,6 +58,11 @@ class ServerConfig:
     #: Answer HTTP refusals as go-chat did: status 200 with ``code: -1`` and the
     #: message, for go-chat's own client, which reads the envelope of 2xx answers only.
     legacy_error_status: bool = _key("legacyErrorStatus", False)
+    #: Seconds an HTTP connection may stay open with no request before it is closed.
+    keep_alive_timeout: float = _key("keepAliveTimeout", 30 * SECONDS)
+    #: Open connections (HTTP and WebSocket) at most; 0 means derived from the
+    #: descriptor limit (RLIMIT_NOFILE less a quarter, at least 64, for the rest).
+    max_connections: int = _key("maxConnections", 0)
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 def _validate(config: Config) -> None:
     checks = [
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
+        ("server", "keepAliveTimeout", config.server.keep_alive_timeout > 0, "must be positive"),
+        ("server", "maxConnections", config.server.max_connections >= 0, "must be 0 or more"),
         ("limits", "outboxFrames", config.limits.outbox_frames >= 1, "must be at least 1"),
         ("limits", "outboxBytes", config.limits.outbox_bytes >= 64 * KIB, "must be >= 65536"),
         (

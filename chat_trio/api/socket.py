@@ -1,8 +1,9 @@
 """/socket.io: the WebSocket, authenticated before it is accepted.
 
-The front door (transport/frontdoor.py) hands this endpoint every
-``GET /socket.io`` that asks for a WebSocket upgrade, with the connection's own
-socket. The handshake must carry a login token (``Authorization: Bearer``, the
+The front door (transport/frontdoor.py) hands this endpoint every request for
+``/socket.io`` (or ``/socket.io/``) that asks for a WebSocket upgrade, whether it
+is a connection's first request or a later one on a kept-alive connection, with
+the connection's own socket. The handshake must carry a login token (``Authorization: Bearer``, the
 session cookie, or ``?token=``, looked for in that order, as every HTTP route
 does plus the query); go-chat's ``?user=<uuid>`` is kept for old clients but
 must name the token's own user. A browser's handshake must come from an allowed
@@ -32,6 +33,8 @@ from chat_trio.transport.websocket import WebSocket
 log = logging.getLogger(__name__)
 
 PATH = "/socket.io"
+#: The paths the endpoint answers on: go-chat's, and the same with a trailing slash.
+PATHS = (PATH, PATH + "/")
 
 
 def handshake_token(request: RequestHead) -> str:
@@ -54,7 +57,7 @@ class SocketEndpoint:
         self._shutting_down = False
 
     def wants(self, request: RequestHead) -> bool:
-        return request.path == PATH and request.wants_websocket
+        return request.path in PATHS and request.wants_websocket
 
     async def handle(self, sock: socket.socket, request: RequestHead, buffered: bytes) -> None:
         s = self._services

@@ -1,10 +1,16 @@
 """The HTTP/1.1 request head, sans-I/O: parse it, and answer a WebSocket upgrade.
 
-The front door reads a new connection's first request head and decides from it
-alone whether the connection is a WebSocket upgrade it serves itself or HTTP it
-hands to hypercorn. This module parses that head and writes the two kinds of
-answers the WebSocket side needs: ``101 Switching Protocols`` and a refusal
-with a JSON body.
+The front door reads every request head a connection sends (transport/http1.py
+finds where each one starts) and decides from it whether the request is a
+WebSocket upgrade it serves itself or HTTP it hands to hypercorn. This module
+parses a head and writes the two kinds of answers the WebSocket side needs:
+``101 Switching Protocols`` and a refusal with a JSON body.
+
+Header lists are read as RFC 7230 section 7 says: comma-separated tokens,
+optional whitespace around them, compared case-insensitively. So
+``Connection: keep-alive, Upgrade`` asks for an upgrade and
+``Connection: noupgrade`` does not; ``Upgrade: websocket2`` is not a WebSocket.
+A handshake must be HTTP/1.1 with one Host header (RFC 6455 section 4.1).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class BadRequest(Exception):
 class RequestHead:
     method: str
     target: str
+    #: "HTTP/1.1" or "HTTP/1.0".
+    version: str
     path: str
     query: dict[str, list[str]]
     #: Header names lower-cased; repeated headers joined with ", " (cookies with "; ").
@@ -40,6 +48,11 @@ class RequestHead:
     def header(self, name: str) -> str:
         return self.headers.get(name, "")
 
+    def tokens(self, name: str) -> list[str]:
+        """A header's comma-separated tokens, lower-cased, without empty elements."""
+        parts = (part.strip(" \t").lower() for part in self.header(name).split(","))
+        return [t for t in parts if t]
+
     def arg(self, name: str) -> str:
         values = self.query.get(name)
         return values[0] if values else ""
@@ -47,7 +60,7 @@ class RequestHead:
     @property
     def wants_websocket(self) -> bool:
         """An ``Upgrade: websocket`` request (whether it is a valid one is checked later)."""
-        return "websocket" in self.header("upgrade").lower()
+        return "websocket" in self.tokens("upgrade")
 
 
 def parse_head(head: bytes) -> RequestHead:
@@ -62,12 +75,12 @@ def parse_head(head: bytes) -> RequestHead:
         method, target, version = request_line.split(" ")
     except ValueError:
         raise BadRequest("bad request line") from None
-    if not version.startswith("HTTP/1."):
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise BadRequest("not HTTP/1.x")
     headers: dict[str, str] = {}
     for line in lines:
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
+        if not sep or not name or name != name.strip() or "\n" in line or "\r" in line:
             raise BadRequest("bad header line")
         key = name.lower()
         value = value.strip()
@@ -80,6 +93,7 @@ def parse_head(head: bytes) -> RequestHead:
     return RequestHead(
         method=method,
         target=target,
+        version=version,
         path=parts.path,
         query=parse_qs(parts.query, keep_blank_values=True),
         headers=headers,
@@ -90,7 +104,14 @@ def upgrade_problem(request: RequestHead) -> str:
     """Why ``request`` is not a valid WebSocket opening handshake, or "" if it is."""
     if request.method != "GET":
         return "a WebSocket handshake must be a GET"
-    if "upgrade" not in request.header("connection").lower():
+    if request.version != "HTTP/1.1":
+        return "a WebSocket handshake must be HTTP/1.1"
+    host = request.header("host")
+    if not host or "," in host:
+        return "a WebSocket handshake needs exactly one Host header"
+    if "websocket" not in request.tokens("upgrade"):
+        return "missing Upgrade: websocket"
+    if "upgrade" not in request.tokens("connection"):
         return "missing Connection: Upgrade"
     if request.header("sec-websocket-version") != "13":
         return "unsupported Sec-WebSocket-Version (13 is supported)"
