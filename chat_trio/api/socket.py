@@ -20,6 +20,7 @@ import socket
 import trio
 from werkzeug.http import parse_cookie
 
+from chat_trio.api.client_address import handshake_address, trusted_proxies
 from chat_trio.api.security import origin_allowed
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import StorageError
@@ -52,6 +53,7 @@ class SocketEndpoint:
         self._services = services
         self._sessions: set[Session] = set()
         self._shutting_down = False
+        self._proxies = trusted_proxies(services.config.server.trusted_proxies)
 
     def wants(self, request: RequestHead) -> bool:
         return request.path == PATH and request.wants_websocket
@@ -110,6 +112,7 @@ class SocketEndpoint:
             user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle,
             idle_timeout=s.config.limits.idle_timeout,
         )
+        log.info("%r: from %s", session, handshake_address(sock, request, self._proxies))
         self._sessions.add(session)
         try:
             await session.run()

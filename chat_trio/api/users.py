@@ -7,6 +7,7 @@ import uuid as uuid_lib
 
 from quart import Blueprint, Response, request
 
+from chat_trio.api.client_address import request_address
 from chat_trio.api.common import (
     current_user,
     group_json,
@@ -71,7 +72,7 @@ async def login() -> Response:
     username = text_field(body, "username", required=True, max_length=64)
     password = text_field(body, "password", required=True, max_length=MAX_PASSWORD)
     s = services()
-    session = await s.accounts.login(username, password, request.remote_addr or "")
+    session = await s.accounts.login(username, password, request_address())
     response = ok({**user_json(session.user), "token": session.token})
     response.set_cookie(
         COOKIE_NAME,
