@@ -1,14 +1,23 @@
 """Accounts: argon2id password hashes and login tokens.
 
 Hashing is deliberately slow and memory-hungry, so it runs in worker threads
-under its own small CapacityLimiter: a burst of logins cannot take every core or
-all the memory. A login token is 32 random bytes; the database keeps only its
+under small CapacityLimiters, one for making new hashes (registration, a new
+password) and one for checking passwords (login, the old password of a
+change): a burst of either cannot take every core or all the memory, and a
+flood of registrations cannot make logins wait behind it.
+
+Failed logins are counted per username and per client address, and charged
+before the password is checked: a burst of parallel guesses gets at most the
+bucket's size of answers, all the others 429 at once.
+
+A login token is 32 random bytes; the database keeps only its
 SHA-256, so a copy of the table hands out no logins.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 from collections import OrderedDict
@@ -21,9 +30,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from chat_trio.config import AuthConfig, LimitsConfig
 from chat_trio.errors import ProtocolError
 from chat_trio.model import User
-from chat_trio.ratelimit import KeyedBuckets
+from chat_trio.ratelimit import KeyedBuckets, TokenBucket
 from chat_trio.storage import Store
 from chat_trio.storage.sql import now_ms
+
+log = logging.getLogger(__name__)
 
 #: Name of the HttpOnly cookie that carries the token for browsers.
 COOKIE_NAME = "chat_trio_token"
@@ -33,6 +44,10 @@ COOKIE_NAME = "chat_trio_token"
 #: this time.
 TOKEN_CACHE_SECONDS = 30.0
 _TOKEN_CACHE_SIZE = 100_000
+
+#: Threads that may hash a new password at once, and that may check one.
+HASHING_THREADS = 1
+VERIFYING_THREADS = 2
 
 
 def new_token() -> str:
@@ -64,6 +79,8 @@ class Accounts:
         per_address = limits.login_failures_per_minute_per_address
         self._failures_by_user = KeyedBuckets(per_user / 60, per_user)
         self._failures_by_address = KeyedBuckets(per_address / 60, per_address)
+        per_hour = limits.registrations_per_hour_per_address
+        self._registrations_by_address = KeyedBuckets(per_hour / 3600, per_hour)
         # token hash -> (user, trusted until): every request and handshake asks, and
         # the database answer costs a thread hop.
         self._tokens: OrderedDict[str, tuple[User, float]] = OrderedDict()
@@ -73,13 +90,18 @@ class Accounts:
             parallelism=config.argon2_parallelism,
             type=Type.ID,
         )
-        self._limiter = trio.CapacityLimiter(2)
+        #: Threads for new hashes (registration, a new password).
+        self.hashing = trio.CapacityLimiter(HASHING_THREADS)
+        #: Threads for checking passwords (login, the old password of a change).
+        self.verifying = trio.CapacityLimiter(VERIFYING_THREADS)
         # Verified against when the username does not exist, so that a wrong
         # username and a wrong password take the same time.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
 
+    # -- passwords -----------------------------------------------------------------
+
     async def hash_password(self, password: str) -> str:
-        return await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._limiter)
+        return await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self.hashing)
 
     async def check_password(self, stored_hash: str, password: str) -> bool:
         def verify() -> bool:
@@ -88,7 +110,51 @@ class Accounts:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await trio.to_thread.run_sync(verify, limiter=self._limiter)
+        return await trio.to_thread.run_sync(verify, limiter=self.verifying)
+
+    def charge_registration(self, address: str) -> None:
+        """Count one registration from ``address``.
+
+        Raises:
+            ProtocolError: 429 with ``retry_after`` once the address registered
+                ``registrationsPerHourPerAddress`` accounts within the hour.
+        """
+        now = trio.current_time()
+        bucket = self._registrations_by_address.bucket(address, now)
+        if not bucket.take(now):
+            log.warning("registrations from %s refused: over the hourly limit", address)
+            raise ProtocolError(
+                429, "too many new accounts from this address; try again later",
+                retry_after=math.ceil(bucket.retry_after(now)),
+            )
+
+    def _charge_attempt(self, username: str, address: str) -> tuple[TokenBucket, ...]:
+        """Spend one failure from the username's and the address's bucket, before
+        the password is checked (refunded when it is right).
+
+        Raises:
+            ProtocolError: 429 when either bucket is empty (nothing is spent then).
+        """
+        now = trio.current_time()
+        buckets = (
+            self._failures_by_user.bucket(username.casefold(), now),
+            self._failures_by_address.bucket(address, now),
+        )
+        if not all(b.available(now) for b in buckets):
+            wait = max(b.retry_after(now) for b in buckets)
+            log.info("login attempt for %r from %s refused: too many failures", username, address)
+            raise ProtocolError(
+                429, "too many failed logins; try again later", retry_after=math.ceil(wait)
+            )
+        for bucket in buckets:
+            bucket.take(now)
+        return buckets
+
+    @staticmethod
+    def _refund(buckets: tuple[TokenBucket, ...]) -> None:
+        now = trio.current_time()
+        for bucket in buckets:
+            bucket.refund(now)
 
     async def login(self, username: str, password: str, address: str = "") -> Login:
         """Check the password and issue a token.
@@ -98,23 +164,30 @@ class Accounts:
                 for both, so the answer does not tell which usernames exist); 429 with
                 ``retry_after`` once the username or the address failed too often.
         """
-        now = trio.current_time()
-        buckets = (
-            self._failures_by_user.bucket(username.casefold(), now),
-            self._failures_by_address.bucket(address, now),
-        )
-        if not all(b.available(now) for b in buckets):
-            wait = max(b.retry_after(now) for b in buckets)
-            raise ProtocolError(
-                429, "too many failed logins; try again later", retry_after=math.ceil(wait)
-            )
+        buckets = self._charge_attempt(username, address)
         found = await self._store.credentials(username)
         stored_hash = found[1] if found is not None else self._dummy_hash
         if not await self.check_password(stored_hash, password) or found is None:
-            for bucket in buckets:
-                bucket.take(now)
+            log.info("failed login for %r from %s", username, address)
             raise ProtocolError(401, "wrong username or password")
+        self._refund(buckets)
         return Login(found[0], await self.issue_token(found[0]))
+
+    async def confirm_password(self, user: User, password: str, address: str = "") -> None:
+        """Check ``user``'s current password (before it is changed); a wrong one
+        counts as a failed login.
+
+        Raises:
+            ProtocolError: 403 for a wrong password; 429 as :meth:`login`.
+        """
+        buckets = self._charge_attempt(user.username, address)
+        found = await self._store.credentials(user.username)
+        stored_hash = found[1] if found is not None else self._dummy_hash
+        right = await self.check_password(stored_hash, password)
+        if not right or found is None or found[0].id != user.id:
+            log.info("wrong current password for %r from %s", user.username, address)
+            raise ProtocolError(403, "`oldPassword` is not the current password")
+        self._refund(buckets)
 
     async def issue_token(self, user: User) -> str:
         token = new_token()

@@ -227,3 +227,96 @@ async def test_unauthenticated_requests_change_nothing(server: Server, make_user
             assert response.status_code == 401
     assert (await victim.api.request("GET", "/user/me"))["nickname"] == victim.username
     assert await victim.api.request("GET", f"/group/{victim.uuid}") == []
+
+
+async def test_parallel_login_guesses_get_at_most_the_bucket_of_401s(
+    server: Server, make_user: MakeUser
+) -> None:
+    """The failure is charged before the slow hash, not after: a burst of guesses in
+    parallel cannot all pass the check while the first ones are still hashing."""
+    await make_user("besieged")
+    statuses: list[int] = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+
+        async def guess(i: int) -> None:
+            response = await http.post(
+                "/user/login", json={"username": "besieged", "password": f"guess {i:04}"}
+            )
+            statuses.append(response.status_code)
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for i in range(40):
+                    nursery.start_soon(guess, i)
+        right = await http.post(
+            "/user/login", json={"username": "besieged", "password": PASSWORD}
+        )
+    assert len(statuses) == 40
+    assert statuses.count(401) <= 3  # loginFailuresPerMinute here
+    assert set(statuses) <= {401, 429}
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+
+
+async def test_a_right_password_gives_its_charge_back(server: Server, make_user: MakeUser) -> None:
+    await make_user("regular")
+    for _ in range(5):  # more than loginFailuresPerMinute, all right
+        login = await raw(
+            server, "POST", "/user/login", json={"username": "regular", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+
+async def test_password_change_needs_the_old_password(server: Server, make_user: MakeUser) -> None:
+    user = await make_user("changer")
+    token = user.me.token
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def change(**extra: str) -> httpx.Response:
+        return await raw(
+            server, "PUT", "/user", headers=headers,
+            json={"username": "changer", "password": "a new password", **extra},
+        )
+
+    missing = await change()
+    assert missing.status_code == 400
+    assert "oldPassword" in missing.json()["msg"]
+    assert (await change(oldPassword="not the password")).status_code == 403
+    assert (await change(oldPassword=PASSWORD)).status_code == 200
+    # two more wrong ones use up the bucket (3 per minute here; the right one gave its
+    # charge back), and the wrong old passwords count as failed logins
+    assert (await change(oldPassword="still wrong 1")).status_code == 403
+    assert (await change(oldPassword="still wrong 2")).status_code == 403
+    assert (await change(oldPassword="a new password")).status_code == 429
+    login = await raw(
+        server, "POST", "/user/login", json={"username": "changer", "password": "a new password"}
+    )
+    assert login.status_code == 429
+
+
+async def test_registrations_are_limited_per_client_address(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    config = server_config(tmp_path, registrations_per_hour_per_address=3).replace(
+        "server", trusted_proxies=("127.0.0.1",)
+    )
+    server = await start_server(nursery, config, tmp_path)
+
+    async def register(name: str, address: str) -> httpx.Response:
+        return await raw(
+            server, "POST", "/user/register", headers={"X-Forwarded-For": address},
+            json={"username": name, "password": PASSWORD},
+        )
+
+    for i in range(3):
+        assert (await register(f"flood{i}", "203.0.113.50")).status_code == 201
+    refused = await register("flood3", "203.0.113.50")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == -1
+    assert int(refused.headers["retry-after"]) >= 1
+    login = await raw(
+        server, "POST", "/user/login", json={"username": "flood3", "password": PASSWORD}
+    )
+    assert login.status_code == 401  # nothing was created
+    # someone else behind the same proxy is not held up
+    assert (await register("neighbour", "203.0.113.51")).status_code == 201

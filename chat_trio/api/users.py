@@ -51,6 +51,7 @@ async def register() -> Response:
     nickname = text_field(body, "nickname") or username
     email = text_field(body, "email")
     s = services()
+    s.accounts.charge_registration(request_address())
     password_hash = await s.accounts.hash_password(password)
     try:
         user = await s.store.create_user(
@@ -112,7 +113,19 @@ async def update_user() -> Response:
     email = text_field(body, "email")
     password = text_field(body, "password", max_length=MAX_PASSWORD)
     s = services()
-    new_hash = await s.accounts.hash_password(_check_password(password)) if password else None
+    new_hash = None
+    if password:
+        _check_password(password)
+        # A stolen token (or an unlocked screen) must not be enough to take the
+        # account: the current password is required, and guessing it counts as
+        # failed logins.
+        old_password = body.get("oldPassword") or ""
+        if not isinstance(old_password, str) or len(old_password) > MAX_PASSWORD:
+            raise ProtocolError(400, f"`oldPassword` must be a string of at most {MAX_PASSWORD}")
+        if not old_password:
+            raise ProtocolError(400, "`oldPassword` is required to change the password")
+        await s.accounts.confirm_password(user, old_password, request_address())
+        new_hash = await s.accounts.hash_password(password)
     await s.store.update_user(user.id, nickname=nickname, email=email, password_hash=new_hash)
     if new_hash is not None:
         # A new password ends every other login of this user.
