@@ -4,6 +4,7 @@ floods and brute force show quickly."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_trio import codec
+from chat_trio.client import ChatClient
 from chat_trio.errors import ProtocolError
 from chat_trio.model import FrameType
 from tests.conftest import PASSWORD, MakeUser, Server, server_config, start_server
@@ -292,6 +294,62 @@ async def test_password_change_needs_the_old_password(server: Server, make_user:
         server, "POST", "/user/login", json={"username": "changer", "password": "a new password"}
     )
     assert login.status_code == 429
+
+
+async def test_sessions_per_user_hold_under_concurrent_handshakes(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """The slot is reserved at the check: 40 handshakes at once for one user with a
+    limit of 4 open exactly 4 sessions, and every slot comes back exactly once."""
+    config = server_config(tmp_path, sessions_per_user=4)
+    server = await start_server(nursery, config, tmp_path)
+    async with ChatClient(server.url) as api:
+        await api.signup("crowd", PASSWORD)
+        accepted: list[int] = []
+        refused: list[int] = []
+        answered = trio.Event()
+        release = trio.Event()
+
+        def note(outcome: list[int], value: int) -> None:
+            outcome.append(value)
+            if len(accepted) + len(refused) == 40:
+                answered.set()
+
+        async def attempt() -> None:
+            try:
+                async with api.connect() as conn:
+                    note(accepted, 101)
+                    await welcome(conn)
+                    await release.wait()
+            except trio_websocket.ConnectionRejected as rejected:
+                note(refused, rejected.status_code)
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as crowd:
+                for _ in range(40):
+                    crowd.start_soon(attempt)
+                await answered.wait()
+                assert len(accepted) == 4
+                assert set(refused) == {429}
+                release.set()
+
+        # every slot came back once: 4 open again (the last closes may still be
+        # finishing on the server), and not a fifth
+        with trio.fail_after(30):
+            async with contextlib.AsyncExitStack() as stack:
+                opened = 0
+                while opened < 4:
+                    try:
+                        conn = await stack.enter_async_context(api.connect())
+                    except trio_websocket.ConnectionRejected:
+                        await trio.sleep(0.05)  # a slot still on its way back
+                        continue
+                    await welcome(conn)
+                    opened += 1
+                with pytest.raises(trio_websocket.ConnectionRejected) as fifth:
+                    async with api.connect():
+                        pass
+                assert fifth.value.status_code == 429
 
 
 async def test_registrations_are_limited_per_client_address(
