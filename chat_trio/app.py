@@ -88,10 +88,14 @@ async def serve(
         metrics.watch_bus(bus.statistics)
         writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
+        accounts = Accounts(store, config.auth, config.limits)
+        # A login ended on any node ends on every node: its cache entry and sessions.
+        accounts.on_revoked = bus.publish_revocation
+        bus.on_revocation = accounts.forget
         services = Services(
             config=config,
             store=store,
-            accounts=Accounts(store, config.auth, config.limits),
+            accounts=accounts,
             directory=directory,
             files=files,
             hub=hub,

@@ -16,6 +16,7 @@ A bad value stops start-up with one :class:`ConfigError` line naming the key.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -63,6 +64,14 @@ class ServerConfig:
     #: Open connections (HTTP and WebSocket) at most; 0 means derived from the
     #: descriptor limit (RLIMIT_NOFILE less a quarter, at least 64, for the rest).
     max_connections: int = _key("maxConnections", 0)
+    #: Addresses or CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP name
+    #: the client; none by default (then the socket's peer is the client).
+    trusted_proxies: tuple[str, ...] = _key("trustedProxies", ())
+    #: Client addresses or CIDRs that may read /metrics without a token.
+    metrics_allow: tuple[str, ...] = _key("metricsAllow", ("127.0.0.1", "::1"))
+    #: A secret that lets any address read /metrics as ``Authorization: Bearer``;
+    #: empty means only metricsAllow counts.
+    metrics_token: str = _key("metricsToken", "")
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,8 @@ class LimitsConfig:
     #: Failed logins allowed per username and per client address, per minute.
     login_failures_per_minute: int = _key("loginFailuresPerMinute", 10)
     login_failures_per_minute_per_address: int = _key("loginFailuresPerMinutePerAddress", 30)
+    #: Accounts one client address may register per hour (also the burst).
+    registrations_per_hour_per_address: int = _key("registrationsPerHourPerAddress", 20)
 
 
 @dataclass(frozen=True)
@@ -201,6 +212,15 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def _networks_ok(entries: tuple[str, ...]) -> bool:
+    try:
+        for entry in entries:
+            ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _validate(config: Config) -> None:
     checks = [
         ("server", "port", 0 <= config.server.port <= 65535, "must be 0-65535"),
@@ -234,6 +254,18 @@ def _validate(config: Config) -> None:
             "limits", "loginFailuresPerMinute",
             config.limits.login_failures_per_minute >= 1, "must be at least 1",
         ),
+        (
+            "limits", "loginFailuresPerMinutePerAddress",
+            config.limits.login_failures_per_minute_per_address >= 1, "must be at least 1",
+        ),
+        (
+            "limits", "registrationsPerHourPerAddress",
+            config.limits.registrations_per_hour_per_address >= 1, "must be at least 1",
+        ),
+        ("server", "trustedProxies", _networks_ok(config.server.trusted_proxies),
+         "each entry must be an IP address or a CIDR like 10.0.0.0/8"),
+        ("server", "metricsAllow", _networks_ok(config.server.metrics_allow),
+         "each entry must be an IP address or a CIDR like 10.0.0.0/8"),
         (
             "server", "allowedOrigins",
             all(o.startswith(("http://", "https://")) and o.count("/") == 2

@@ -36,6 +36,11 @@ class TokenBucket:
             return True
         return False
 
+    def refund(self, now: float, cost: float = 1.0) -> None:
+        """Give back ``cost`` tokens spent on something that turned out not to count."""
+        self._refill(now)
+        self.tokens = min(self.burst, self.tokens + cost)
+
     def available(self, now: float, cost: float = 1.0) -> bool:
         self._refill(now)
         return self.tokens >= cost

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import trio
 import trio.testing
 
 from chat_trio.auth import TOKEN_CACHE_SECONDS, Accounts, token_hash
+from chat_trio.bus import Revocation
 from chat_trio.storage import open_storage
-from tests.conftest import server_config
+from tests.conftest import FAST_AUTH, server_config
 
 
 async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
@@ -41,3 +43,59 @@ async def test_a_logout_here_takes_effect_at_once(tmp_path: Path) -> None:
         assert await accounts.user_for_token(token) is None
         await accounts.revoke_other_logins(user, keep_token=token)
         assert await accounts.user_for_token(other) is None
+
+
+async def test_logins_do_not_wait_behind_registration_hashing(tmp_path: Path) -> None:
+    """New hashes (registration, a new password) and password checks (login) have
+    threads of their own: with every hashing thread busy, a login still completes."""
+    config = server_config(tmp_path)
+    async with open_storage(config) as store:
+        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        stored = await accounts.hash_password("the password")
+        await store.create_user(
+            uuid="u-1", username="u1", password_hash=stored, nickname="", email=""
+        )
+        registering = trio.Event()
+        done = trio.Event()
+
+        async def hold_every_hashing_thread() -> None:
+            held = 0
+            async with contextlib.AsyncExitStack() as stack:
+                while held < accounts.hashing.total_tokens:
+                    await stack.enter_async_context(accounts.hashing)
+                    held += 1
+                registering.set()
+                await done.wait()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(hold_every_hashing_thread)
+            await registering.wait()
+            assert accounts.hashing.available_tokens == 0
+            with trio.fail_after(30):  # a hang guard: without the split this waits forever
+                login = await accounts.login("u1", "the password", "203.0.113.1")
+            assert login.user.username == "u1"
+            done.set()
+
+
+async def test_a_revocation_from_another_node_takes_effect_at_once(tmp_path: Path) -> None:
+    """What the bus hands over: the cache drops the login and its sessions end."""
+    config = server_config(tmp_path)
+    async with open_storage(config) as store:
+        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        user = await store.create_user(
+            uuid="u-1", username="u1", password_hash="x", nickname="", email=""
+        )
+        token, kept = await accounts.issue_token(user), await accounts.issue_token(user)
+        checked = await accounts.check_session_token(token)
+        assert checked is not None
+        with accounts.live.watch(user.id, checked.token_hash) as watch:
+            await store.delete_login(token_hash(token))  # the other node's logout
+            accounts.forget(Revocation(token_hash=token_hash(token)))
+            assert watch.ended.is_set() and watch.reason == "login revoked"
+        assert await accounts.user_for_token(token) is None
+        kept_check = await accounts.check_session_token(kept)
+        assert kept_check is not None
+        with accounts.live.watch(user.id, kept_check.token_hash) as kept_watch:
+            accounts.forget(Revocation(user_id=user.id, keep_hash=token_hash(kept)))
+            assert not kept_watch.ended.is_set()  # the kept login lives on
+        assert len(accounts.live) == 0

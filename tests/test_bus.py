@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from chat_trio.bus import MemoryBus, open_bus
+from chat_trio.bus import MemoryBus, Revocation, open_bus
 from chat_trio.bus.redis import RedisBus, decode_frame, encode_frame
 from chat_trio.bus.resp import RedisAddress, RedisConnection, ReplyError, encode
 from chat_trio.config import Config
@@ -98,3 +98,34 @@ async def test_unreachable_redis_is_reported_not_raised(nursery: trio.Nursery) -
     bus.presence_changed("alice", True)
     bus.publish(b"x", ("alice",))
     await until(lambda: bus.health().startswith("unreachable: cannot connect"))
+
+
+async def test_a_revocation_reaches_every_other_node(nursery: trio.Nursery) -> None:
+    prefix = f"chat_trio_test_{uuid.uuid4().hex[:10]}"
+    inbox_a, _ = trio.open_memory_channel[HubEvent](16)
+    inbox_b, _ = trio.open_memory_channel[HubEvent](16)
+    a = RedisBus(URL, prefix, inbox_a, heartbeat=0.2, node_ttl=1)
+    b = RedisBus(URL, prefix, inbox_b, heartbeat=0.2, node_ttl=1)
+    heard_by_a: list[Revocation] = []
+    heard_by_b: list[Revocation] = []
+    two_heard = trio.Event()
+
+    def hear(revocation: Revocation) -> None:
+        heard_by_b.append(revocation)
+        if len(heard_by_b) == 2:
+            two_heard.set()
+
+    a.on_revocation = heard_by_a.append
+    b.on_revocation = hear
+    await nursery.start(a.run)
+    await nursery.start(b.run)
+    await until(lambda: a.health() == "ok" and b.health() == "ok")
+
+    logout = Revocation(token_hash="ab" * 32)
+    password_change = Revocation(user_id=42, keep_hash="cd" * 32)
+    a.publish_revocation(logout)
+    a.publish_revocation(password_change)
+    with trio.fail_after(10):
+        await two_heard.wait()
+    assert heard_by_b == [logout, password_change]
+    assert heard_by_a == []  # its own revocations were handled where they were made

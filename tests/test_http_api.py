@@ -168,7 +168,8 @@ async def test_update_profile_and_password(server: Server, make_user: MakeUser) 
     await user.api.request(
         "PUT", "/user",
         json={
-            "username": "dave", "nickname": "Dave", "email": "d@x.org", "password": "new pass 123"
+            "username": "dave", "nickname": "Dave", "email": "d@x.org", "password": "new pass 123",
+            "oldPassword": PASSWORD,
         },
     )
     me = await user.api.request("GET", "/user/me")

@@ -168,3 +168,49 @@ async def test_a_lookup_during_an_outage_is_a_503_frame_not_a_dead_session(
             await conn.heartbeat()
             with trio.fail_after(10):
                 assert (await conn.receive()).content == "pong"
+
+
+async def _metrics_server(
+    nursery: trio.Nursery, tmp_path: Path, **server: object
+) -> Server:
+    config = server_config(tmp_path).replace("server", **server)
+    return await start_server(nursery, config, tmp_path)
+
+
+async def test_metrics_refuse_addresses_not_allowed(nursery: trio.Nursery, tmp_path: Path) -> None:
+    server = await _metrics_server(nursery, tmp_path, metrics_allow=())
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        refused = await http.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == -1
+    assert "chat_trio_" not in refused.text
+
+
+async def test_metrics_token_opens_metrics_to_any_address(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server = await _metrics_server(nursery, tmp_path, metrics_allow=(), metrics_token="s3cret")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        with_token = await http.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        wrong = await http.get("/metrics", headers={"Authorization": "Bearer s3cre"})
+        without = await http.get("/metrics")
+    assert with_token.status_code == 200
+    assert "chat_trio_sessions_open" in with_token.text
+    assert (wrong.status_code, without.status_code) == (401, 401)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_metrics_allow_list_uses_the_forwarded_client_address(
+    nursery: trio.Nursery, tmp_path: Path, trusted: bool
+) -> None:
+    server = await _metrics_server(
+        nursery, tmp_path, metrics_allow=("10.0.0.0/8",),
+        trusted_proxies=("127.0.0.1",) if trusted else (),
+    )
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        inside = await http.get("/metrics", headers={"X-Forwarded-For": "10.1.2.3"})
+        outside = await http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.5"})
+        direct = await http.get("/metrics")  # 127.0.0.1 is not in the list here
+    assert outside.status_code == 401
+    assert direct.status_code == 401
+    assert inside.status_code == (200 if trusted else 401)

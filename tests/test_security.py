@@ -4,6 +4,7 @@ floods and brute force show quickly."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from chat_trio import codec
 from chat_trio.auth import COOKIE_NAME
+from chat_trio.client import ChatClient
 from chat_trio.errors import ProtocolError
 from chat_trio.model import FrameType
 from tests.conftest import (
@@ -394,3 +396,150 @@ async def test_email_is_shown_only_to_its_owner(server: Server, make_user: MakeU
     assert own["email"] == f"{owner.username}@x.org"
     members = await other.api.request("GET", f"/group/user/{group_uuid}")
     assert {m["uuid"]: m["email"] for m in members}[other.uuid] == f"{other.username}@x.org"
+async def test_parallel_login_guesses_get_at_most_the_bucket_of_401s(
+    server: Server, make_user: MakeUser
+) -> None:
+    """The failure is charged before the slow hash, not after: a burst of guesses in
+    parallel cannot all pass the check while the first ones are still hashing."""
+    await make_user("besieged")
+    statuses: list[int] = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+
+        async def guess(i: int) -> None:
+            response = await http.post(
+                "/user/login", json={"username": "besieged", "password": f"guess {i:04}"}
+            )
+            statuses.append(response.status_code)
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for i in range(40):
+                    nursery.start_soon(guess, i)
+        right = await http.post(
+            "/user/login", json={"username": "besieged", "password": PASSWORD}
+        )
+    assert len(statuses) == 40
+    assert statuses.count(401) <= 3  # loginFailuresPerMinute here
+    assert set(statuses) <= {401, 429}
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+
+
+async def test_a_right_password_gives_its_charge_back(server: Server, make_user: MakeUser) -> None:
+    await make_user("regular")
+    for _ in range(5):  # more than loginFailuresPerMinute, all right
+        login = await raw(
+            server, "POST", "/user/login", json={"username": "regular", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+
+async def test_password_change_needs_the_old_password(server: Server, make_user: MakeUser) -> None:
+    user = await make_user("changer")
+    token = user.me.token
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def change(**extra: str) -> httpx.Response:
+        return await raw(
+            server, "PUT", "/user", headers=headers,
+            json={"username": "changer", "password": "a new password", **extra},
+        )
+
+    missing = await change()
+    assert missing.status_code == 400
+    assert "oldPassword" in missing.json()["msg"]
+    assert (await change(oldPassword="not the password")).status_code == 403
+    assert (await change(oldPassword=PASSWORD)).status_code == 200
+    # two more wrong ones use up the bucket (3 per minute here; the right one gave its
+    # charge back), and the wrong old passwords count as failed logins
+    assert (await change(oldPassword="still wrong 1")).status_code == 403
+    assert (await change(oldPassword="still wrong 2")).status_code == 403
+    assert (await change(oldPassword="a new password")).status_code == 429
+    login = await raw(
+        server, "POST", "/user/login", json={"username": "changer", "password": "a new password"}
+    )
+    assert login.status_code == 429
+
+
+async def test_sessions_per_user_hold_under_concurrent_handshakes(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """The slot is reserved at the check: 40 handshakes at once for one user with a
+    limit of 4 open exactly 4 sessions, and every slot comes back exactly once."""
+    config = server_config(tmp_path, sessions_per_user=4)
+    server = await start_server(nursery, config, tmp_path)
+    async with ChatClient(server.url) as api:
+        await api.signup("crowd", PASSWORD)
+        accepted: list[int] = []
+        refused: list[int] = []
+        answered = trio.Event()
+        release = trio.Event()
+
+        def note(outcome: list[int], value: int) -> None:
+            outcome.append(value)
+            if len(accepted) + len(refused) == 40:
+                answered.set()
+
+        async def attempt() -> None:
+            try:
+                async with api.connect() as conn:
+                    note(accepted, 101)
+                    await welcome(conn)
+                    await release.wait()
+            except trio_websocket.ConnectionRejected as rejected:
+                note(refused, rejected.status_code)
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as crowd:
+                for _ in range(40):
+                    crowd.start_soon(attempt)
+                await answered.wait()
+                assert len(accepted) == 4
+                assert set(refused) == {429}
+                release.set()
+
+        # every slot came back once: 4 open again (the last closes may still be
+        # finishing on the server), and not a fifth
+        with trio.fail_after(30):
+            async with contextlib.AsyncExitStack() as stack:
+                opened = 0
+                while opened < 4:
+                    try:
+                        conn = await stack.enter_async_context(api.connect())
+                    except trio_websocket.ConnectionRejected:
+                        await trio.sleep(0.05)  # a slot still on its way back
+                        continue
+                    await welcome(conn)
+                    opened += 1
+                with pytest.raises(trio_websocket.ConnectionRejected) as fifth:
+                    async with api.connect():
+                        pass
+                assert fifth.value.status_code == 429
+
+
+async def test_registrations_are_limited_per_client_address(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    config = server_config(tmp_path, registrations_per_hour_per_address=3).replace(
+        "server", trusted_proxies=("127.0.0.1",)
+    )
+    server = await start_server(nursery, config, tmp_path)
+
+    async def register(name: str, address: str) -> httpx.Response:
+        return await raw(
+            server, "POST", "/user/register", headers={"X-Forwarded-For": address},
+            json={"username": name, "password": PASSWORD},
+        )
+
+    for i in range(3):
+        assert (await register(f"flood{i}", "203.0.113.50")).status_code == 201
+    refused = await register("flood3", "203.0.113.50")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == -1
+    assert int(refused.headers["retry-after"]) >= 1
+    login = await raw(
+        server, "POST", "/user/login", json={"username": "flood3", "password": PASSWORD}
+    )
+    assert login.status_code == 401  # nothing was created
+    # someone else behind the same proxy is not held up
+    assert (await register("neighbour", "203.0.113.51")).status_code == 201

@@ -204,7 +204,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/user/register": {
         "post": _op(
             "Create an account", _ref("User"), status="201", auth=False,
-            refusals=("400", "409", "413"),
+            refusals=("400", "409", "413", "429"),
             body=_json_body(_strings("username", "password", "nickname", "email"),
                             ["username", "password"]),
         )
@@ -224,9 +224,12 @@ PATHS: dict[str, dict[str, Schema]] = {
             parameters=[_query("uuid")],
         ),
         "put": _op(
-            "Change the caller's profile (an empty password keeps it)", None,
-            refusals=("400", "401", "403"),
-            body=_json_body(_strings("username", "nickname", "email", "password"), []),
+            "Change the caller's profile (an empty password keeps it; a new password "
+            "needs oldPassword, and ends the caller's other logins)", None,
+            refusals=("400", "401", "403", "429"),
+            body=_json_body(
+                _strings("username", "nickname", "email", "password", "oldPassword"), []
+            ),
         ),
     },
     "/user/name": {
@@ -332,7 +335,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/metrics": {
         "get": _op(
-            "Prometheus metrics", None, auth=False, refusals=(),
+            "Prometheus metrics, for [server] metricsAllow addresses or the bearer of "
+            "[server] metricsToken", None, auth=False, refusals=("401",),
             raw={"text/plain": {"schema": {"type": "string"}}},
         )
     },

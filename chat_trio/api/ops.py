@@ -3,15 +3,24 @@
 ``/healthz`` answers while the process runs; ``/readyz`` answers 200 only when
 the database (and, with several nodes, the bus) can be reached, so a load
 balancer sends no users to a node that cannot store their messages.
+
+``/metrics`` tells who is online how much and how the server is doing, so it
+answers only clients in ``[server] metricsAllow`` (loopback by default; the
+client address behind trusted proxies, see api/client_address.py) or a request
+carrying ``Authorization: Bearer <[server] metricsToken>``; anyone else gets 401.
 """
 
 from __future__ import annotations
 
+import functools
+import hmac
+
 import trio
 from quart import Blueprint, Response, jsonify, request
 
+from chat_trio.api.client_address import Network, address_in, parse_networks, request_address
 from chat_trio.api.common import services
-from chat_trio.errors import StorageError
+from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.metrics import CONTENT_TYPE
 
 blueprint = Blueprint("ops", __name__)
@@ -41,8 +50,28 @@ async def readyz() -> Response:
     return response
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(entries)
+
+
+def metrics_allowed() -> bool:
+    """Whether the current request may read /metrics (see the module docstring)."""
+    server = services().config.server
+    if server.metrics_token:
+        header = request.headers.get("Authorization", "")
+        offered = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if offered and hmac.compare_digest(offered.encode(), server.metrics_token.encode()):
+            return True
+    return address_in(request_address(), _networks(server.metrics_allow))
+
+
 @blueprint.get("/metrics")
 async def metrics() -> Response:
+    if not metrics_allowed():
+        raise ProtocolError(
+            401, "metrics are for allowed addresses or the bearer of the metrics token"
+        )
     return Response(services().metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE)
 
 

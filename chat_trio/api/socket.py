@@ -8,9 +8,12 @@ session cookie, or ``?token=``, looked for in that order, as every HTTP route
 does plus the query); go-chat's ``?user=<uuid>`` is kept for old clients but
 must name the token's own user. A browser's handshake must come from an allowed
 Origin (api/security.py), and a user holds at most ``[limits] sessionsPerUser``
-sessions. Refusals are plain HTTP answers with the JSON envelope (400, 401, 403,
-426, 429, 503), before any upgrade. An accepted connection
-becomes a :class:`~chat_trio.transport.WebSocket` and runs one Session.
+sessions on this node (a slot is reserved at the check, so concurrent handshakes
+cannot overshoot it). Refusals are plain HTTP answers with the JSON envelope
+(400, 401, 403, 426, 429, 503), before any upgrade. An accepted connection
+becomes a :class:`~chat_trio.transport.WebSocket` and runs one Session, which
+closes with 1008 when its login is revoked (logout, password change, on any
+node) or expires.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import socket
 import trio
 from werkzeug.http import parse_cookie
 
+from chat_trio.api.client_address import handshake_address, trusted_proxies
 from chat_trio.api.security import origin_allowed
-from chat_trio.auth import COOKIE_NAME
-from chat_trio.errors import StorageError
+from chat_trio.auth import COOKIE_NAME, CheckedToken, LoginWatch
+from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
-from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, Session
+from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TRY_AGAIN_LATER, Session
 from chat_trio.transport.frontdoor import HEAD_TIMEOUT_SECONDS, refuse, send_all
 from chat_trio.transport.handshake import RequestHead, accept_response, upgrade_problem
 from chat_trio.transport.websocket import WebSocket
@@ -48,6 +52,24 @@ def handshake_token(request: RequestHead) -> str:
     return request.arg("token")
 
 
+def _close(sock: socket.socket) -> None:
+    if sock.fileno() >= 0:
+        trio.lowlevel.notify_closing(sock)
+        sock.close()
+
+
+async def _end_with_login(session: Session, watch: LoginWatch, seconds_left: float) -> None:
+    """Close ``session`` (1008) when its login is revoked or expires; a per-session
+    deadline, no polling. Cancelled when the session ends first."""
+    with trio.move_on_after(seconds_left):
+        await watch.ended.wait()
+        log.info("%r: closing, %s", session, watch.reason)
+        session.close(CLOSE_POLICY, watch.reason)
+        return
+    log.info("%r: closing, login expired", session)
+    session.close(CLOSE_POLICY, "login expired")
+
+
 class SocketEndpoint:
     """The front door's upgrade handler: authenticates, accepts, runs the session."""
 
@@ -55,6 +77,10 @@ class SocketEndpoint:
         self._services = services
         self._sessions: set[Session] = set()
         self._shutting_down = False
+        #: Session slots held per user uuid: taken at the handshake's check, given
+        #: back exactly once when the handshake fails or the session ends.
+        self._slots: dict[str, int] = {}
+        self._proxies = trusted_proxies(services.config.server.trusted_proxies)
 
     def wants(self, request: RequestHead) -> bool:
         return request.path in PATHS and request.wants_websocket
@@ -62,47 +88,93 @@ class SocketEndpoint:
     async def handle(self, sock: socket.socket, request: RequestHead, buffered: bytes) -> None:
         s = self._services
         try:
-            problem = upgrade_problem(request)
-            if problem:
-                status = 426 if "Version" in problem else 400
-                await refuse(sock, status, problem, "Sec-WebSocket-Version: 13")
-                return
-            origin = request.header("origin")
-            if not origin_allowed(origin, request.header("host"), s.config.server.allowed_origins):
-                await refuse(sock, 403, "this origin may not open the chat socket")
-                return
-            try:
-                user = await s.accounts.user_for_token(handshake_token(request))
-            except StorageError as exc:
-                log.error("storage error during a handshake: %s", exc)
-                await refuse(sock, 503, "the database is not available; try again")
-                return
-            if user is None:
-                await refuse(sock, 401, "not logged in: log in and pass the token")
-                return
-            claimed = request.arg("user")
-            if claimed and claimed != user.uuid:
-                await refuse(sock, 403, "`user` does not match the logged-in user")
-                return
-            if s.hub.session_count(user.uuid) >= s.config.limits.sessions_per_user:
-                await refuse(sock, 429, "too many open sessions for this user")
-                return
-            if self._shutting_down:
-                await refuse(sock, 503, "the server is shutting down")
-                return
-            s.directory.remember(user)
-            try:
-                with trio.fail_after(HEAD_TIMEOUT_SECONDS):
-                    await send_all(sock, accept_response(request))
-            except (OSError, trio.TooSlowError):
-                trio.lowlevel.notify_closing(sock)
-                sock.close()
-                return
+            checked = await self._admit(sock, request)
         except BaseException:
-            if sock.fileno() >= 0:
-                trio.lowlevel.notify_closing(sock)
-                sock.close()
+            _close(sock)
             raise
+        if checked is None:
+            return  # refused, and the socket is closed
+        user = checked.user
+        try:
+            # Watched from right after the token check: a logout, a password change
+            # or the token's expiry ends this session.
+            with s.accounts.live.watch(user.id, checked.token_hash) as watch:
+                try:
+                    with trio.fail_after(HEAD_TIMEOUT_SECONDS):
+                        await send_all(sock, accept_response(request))
+                except (OSError, trio.TooSlowError):
+                    _close(sock)
+                    return
+                except BaseException:
+                    _close(sock)
+                    raise
+                await self._run_session(sock, request, buffered, checked, watch)
+        finally:
+            self._release(user.uuid)
+
+    async def _admit(self, sock: socket.socket, request: RequestHead) -> CheckedToken | None:
+        """Check the handshake and reserve one of the user's session slots.
+
+        Returns the checked token (the slot is then the caller's to release), or
+        None after refusing the handshake and closing ``sock``. Returns with no
+        checkpoint after the token check, so the caller can start watching it.
+        """
+        s = self._services
+        problem = upgrade_problem(request)
+        if problem:
+            status = 426 if "Version" in problem else 400
+            await refuse(sock, status, problem, "Sec-WebSocket-Version: 13")
+            return None
+        origin = request.header("origin")
+        if not origin_allowed(origin, request.header("host"), s.config.server.allowed_origins):
+            await refuse(sock, 403, "this origin may not open the chat socket")
+            return None
+        try:
+            checked = await s.accounts.check_session_token(handshake_token(request))
+        except StorageError as exc:
+            log.error("storage error during a handshake: %s", exc)
+            await refuse(sock, 503, "the database is not available; try again")
+            return None
+        except ProtocolError as refused:
+            await refuse(sock, refused.code, refused.reason)
+            return None
+        if checked is None:
+            await refuse(sock, 401, "not logged in: log in and pass the token")
+            return None
+        claimed = request.arg("user")
+        if claimed and claimed != checked.user.uuid:
+            await refuse(sock, 403, "`user` does not match the logged-in user")
+            return None
+        if self._shutting_down:
+            await refuse(sock, 503, "the server is shutting down")
+            return None
+        s.directory.remember(checked.user)
+        if not self._reserve(checked.user.uuid):
+            await refuse(sock, 429, "too many open sessions for this user")
+            return None
+        return checked
+
+    def _reserve(self, user_uuid: str) -> bool:
+        """Take one of the user's ``sessionsPerUser`` slots, if one is free. Synchronous,
+        so concurrent handshakes cannot all see the same free slot."""
+        held = self._slots.get(user_uuid, 0)
+        if held >= self._services.config.limits.sessions_per_user:
+            return False
+        self._slots[user_uuid] = held + 1
+        return True
+
+    def _release(self, user_uuid: str) -> None:
+        held = self._slots[user_uuid] - 1
+        if held:
+            self._slots[user_uuid] = held
+        else:
+            del self._slots[user_uuid]
+
+    async def _run_session(
+        self, sock: socket.socket, request: RequestHead, buffered: bytes,
+        checked: CheckedToken, watch: LoginWatch,
+    ) -> None:
+        s = self._services
         ws = WebSocket(
             sock,
             max_message_bytes=s.config.limits.max_frame_bytes,
@@ -112,12 +184,16 @@ class SocketEndpoint:
             buffered=buffered,
         )
         session = Session(
-            user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle,
+            checked.user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle,
             idle_timeout=s.config.limits.idle_timeout,
         )
+        log.info("%r: from %s", session, handshake_address(sock, request, self._proxies))
         self._sessions.add(session)
         try:
-            await session.run()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_end_with_login, session, watch, checked.seconds_left())
+                await session.run()
+                nursery.cancel_scope.cancel()
         finally:
             self._sessions.discard(session)
             if session.close_code == CLOSE_TRY_AGAIN_LATER:

@@ -7,6 +7,7 @@ import uuid as uuid_lib
 
 from quart import Blueprint, Response, request
 
+from chat_trio.api.client_address import request_address
 from chat_trio.api.common import (
     current_user,
     group_json,
@@ -51,6 +52,7 @@ async def register() -> Response:
     nickname = text_field(body, "nickname") or username
     email = text_field(body, "email")
     s = services()
+    s.accounts.charge_registration(request_address())
     password_hash = await s.accounts.hash_password(password)
     try:
         user = await s.store.create_user(
@@ -72,7 +74,7 @@ async def login() -> Response:
     username = text_field(body, "username", required=True, max_length=64)
     password = text_field(body, "password", required=True, max_length=MAX_PASSWORD)
     s = services()
-    session = await s.accounts.login(username, password, request.remote_addr or "")
+    session = await s.accounts.login(username, password, request_address())
     response = ok({**user_json(session.user), "token": session.token})
     response.set_cookie(
         COOKIE_NAME,
@@ -112,7 +114,19 @@ async def update_user() -> Response:
     email = text_field(body, "email")
     password = text_field(body, "password", max_length=MAX_PASSWORD)
     s = services()
-    new_hash = await s.accounts.hash_password(_check_password(password)) if password else None
+    new_hash = None
+    if password:
+        _check_password(password)
+        # A stolen token (or an unlocked screen) must not be enough to take the
+        # account: the current password is required, and guessing it counts as
+        # failed logins.
+        old_password = body.get("oldPassword") or ""
+        if not isinstance(old_password, str) or len(old_password) > MAX_PASSWORD:
+            raise ProtocolError(400, f"`oldPassword` must be a string of at most {MAX_PASSWORD}")
+        if not old_password:
+            raise ProtocolError(400, "`oldPassword` is required to change the password")
+        await s.accounts.confirm_password(user, old_password, request_address())
+        new_hash = await s.accounts.hash_password(password)
     await s.store.update_user(user.id, nickname=nickname, email=email, password_hash=new_hash)
     if new_hash is not None:
         # A new password ends every other login of this user.

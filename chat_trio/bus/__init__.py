@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import trio
 
-from chat_trio.bus.base import Bus, BusStatistics
+from chat_trio.bus.base import Bus, BusStatistics, Revocation
 from chat_trio.bus.memory import MemoryBus
 from chat_trio.config import Config
 from chat_trio.hub import HubEvent
@@ -34,4 +34,4 @@ def open_bus(config: Config, hub_inbox: trio.MemorySendChannel[HubEvent]) -> Bus
     return MemoryBus()
 
 
-__all__ = ["Bus", "BusStatistics", "MemoryBus", "open_bus"]
+__all__ = ["Bus", "BusStatistics", "MemoryBus", "Revocation", "open_bus"]

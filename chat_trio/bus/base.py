@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +16,17 @@ class BusStatistics:
     published: int
     received: int
     dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """Logins ended on one node, to be ended on every node: the login whose token
+    hashes to ``token_hash`` (a logout), or every login of ``user_id`` but the one
+    hashing to ``keep_hash`` (a password change)."""
+
+    token_hash: str = ""
+    user_id: int = 0
+    keep_hash: str = ""
 
 
 class Bus(Protocol):
@@ -32,6 +43,15 @@ class Bus(Protocol):
         """Hand ``payload`` (an encoded frame) to the other nodes holding sessions of
         ``recipients``. Local sessions are the hub's business, not the bus's.
         Never blocks."""
+        ...
+
+    #: Told every revocation another node published (see :class:`Revocation`);
+    #: must not block.
+    on_revocation: Callable[[Revocation], None] | None
+
+    def publish_revocation(self, revocation: Revocation) -> None:
+        """Tell the other nodes that logins ended here, so that they drop them from
+        their token caches and close the sessions opened with them. Never blocks."""
         ...
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
-from chat_trio.bus.base import BusStatistics
+from chat_trio.bus.base import BusStatistics, Revocation
 
 
 class MemoryBus:
@@ -14,10 +14,16 @@ class MemoryBus:
 
     node_id = "local"
 
+    def __init__(self) -> None:
+        self.on_revocation: Callable[[Revocation], None] | None = None
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
 
     def publish(self, payload: bytes, recipients: Iterable[str]) -> None:
+        pass
+
+    def publish_revocation(self, revocation: Revocation) -> None:
         pass
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:

@@ -6,7 +6,9 @@ Keys and channels, all under ``redisPrefix`` (``P``)::
     P:node:<id>       STR   "1" with a TTL of NODE_TTL s, refreshed every HEARTBEAT s
     P:users:<id>      SET   uuids of the users with a session on node <id> (same TTL)
     P:to:<id>         channel: frames for node <id> (only that node subscribes)
-    P:presence        channel: "+ <id> <uuid>..." / "- <id> <uuid>..." / "= <id>" / "x <id>"
+    P:presence        channel: "+ <id> <uuid>..." / "- <id> <uuid>..." / "= <id>" / "x <id>",
+                      and ended logins: "r <id> <token hash>" (a logout) /
+                      "p <id> <user id> <kept token hash>" (a password change)
 
 Every node keeps a mirror of the other live nodes' user sets (``user -> nodes``),
 loaded when it connects, kept fresh by the presence channel, re-read every
@@ -21,6 +23,13 @@ unreachable the node keeps serving its own sessions, logs the outage once,
 reports it through :meth:`RedisBus.health`, keeps up to BUFFER frames for
 other nodes (the oldest are dropped first: the database has them), and
 reconnects with backoff, re-registering its users when it does.
+
+Revoked logins (:class:`~chat_trio.bus.base.Revocation`) go to every node on
+the presence channel, ahead of frames; a node hands each one it receives to
+``on_revocation`` (the accounts), which drops the login from its token cache and
+closes the sessions opened with it. While Redis is unreachable they wait in
+their own buffer (up to BUFFER) and are sent on reconnection; meanwhile the
+other nodes trust a cached token for at most auth.TOKEN_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -30,11 +39,11 @@ import logging
 import struct
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
-from chat_trio.bus.base import BusStatistics
+from chat_trio.bus.base import BusStatistics, Revocation
 from chat_trio.bus.resp import (
     Arg,
     RedisAddress,
@@ -89,6 +98,22 @@ def _members(reply: Reply) -> set[str]:
     return {_text(r) for r in reply} if isinstance(reply, list) else set()
 
 
+def _revocation_text(node: str, revocation: Revocation) -> str:
+    """The presence-channel line for a revoked login (see the module docstring)."""
+    if revocation.user_id:
+        return f"p {node} {revocation.user_id} {revocation.keep_hash}"
+    return f"r {node} {revocation.token_hash}"
+
+
+def _parse_revocation(op: str, words: list[str]) -> Revocation | None:
+    """The inverse of :func:`_revocation_text`, without the op and node words."""
+    if op == "r" and len(words) == 1 and words[0]:
+        return Revocation(token_hash=words[0])
+    if op == "p" and len(words) == 2 and words[0].isdigit() and int(words[0]) > 0:
+        return Revocation(user_id=int(words[0]), keep_hash=words[1])
+    return None
+
+
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     inner = group.exceptions[0]
     return _first(inner) if isinstance(inner, BaseExceptionGroup) else inner
@@ -126,6 +151,10 @@ class RedisBus:
         self._pending: dict[str, bool] = {}
         #: Frames waiting for the pump: (payload, recipients).
         self._outbox: deque[tuple[bytes, tuple[str, ...]]] = deque(maxlen=buffer)
+        #: Revoked logins waiting for the pump.
+        self._revocations: deque[Revocation] = deque(maxlen=buffer)
+        #: Told the revocations other nodes publish.
+        self.on_revocation: Callable[[Revocation], None] | None = None
         #: The mirror: user -> the other live nodes holding a session of theirs.
         self._where: dict[str, set[str]] = {}
         #: The mirror by node: other live node -> its users.
@@ -157,6 +186,10 @@ class RedisBus:
         if len(self._outbox) == self._outbox.maxlen:
             self._dropped += 1
         self._outbox.append((payload, targets))
+        self._wake()
+
+    def publish_revocation(self, revocation: Revocation) -> None:
+        self._revocations.append(revocation)
         self._wake()
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:
@@ -384,7 +417,7 @@ class RedisBus:
             if self._reload:
                 await self._load(command)
             await self._flush(command, until=next_beat)
-            if self._pending or self._outbox:
+            if self._pending or self._outbox or self._revocations:
                 continue  # a heartbeat is due before the rest: liveness comes first
             with trio.move_on_at(next_beat):
                 await self._wake_receive.receive()
@@ -393,8 +426,15 @@ class RedisBus:
         """Write pending presence changes, then the queued frames, in batches,
         until nothing is left or the clock reaches ``until``."""
         me = self._node_id
-        while (self._pending or self._outbox) and trio.current_time() < until:
+        while (
+            self._pending or self._outbox or self._revocations
+        ) and trio.current_time() < until:
             commands: list[tuple[Arg, ...]] = []
+            revoked = list(self._revocations)
+            self._revocations.clear()
+            for revocation in revoked:
+                line = _revocation_text(me, revocation)
+                commands.append(("PUBLISH", self._presence_channel, line))
             if self._pending:
                 pending, self._pending = self._pending, {}
                 online = sorted(u for u, on in pending.items() if on)
@@ -421,6 +461,7 @@ class RedisBus:
                 await command.execute(*commands)
             except RedisUnavailable:
                 self._outbox.extendleft(reversed(batch))
+                self._revocations.extendleft(reversed(revoked))
                 raise
             self._published += len(batch)
 
@@ -466,6 +507,12 @@ class RedisBus:
         elif op == "x" and node in self._holds:
             self._set_node(node, set())
             del self._holds[node]
+        elif op in ("r", "p"):
+            revocation = _parse_revocation(op, users)
+            if revocation is None:
+                log.warning("bus: dropped a malformed revocation: %.80r", data)
+            elif self.on_revocation is not None:
+                self.on_revocation(revocation)
 
     async def _leave(self) -> None:
         """On shutdown: take this node and its users out of Redis at once (best effort)."""

@@ -586,18 +586,19 @@ class SqlStore:
 
         await self._run(run)
 
-    async def user_for_login(self, token_hash: str) -> User | None:
-        """The user a token belongs to, if the token exists and has not expired."""
+    async def user_for_login(self, token_hash: str) -> tuple[User, int] | None:
+        """The user a token belongs to and when the token expires (epoch ms), if the
+        token exists and has not expired."""
         s, u = self.schema.sessions, self.schema.users
 
-        def run() -> User | None:
+        def run() -> tuple[User, int] | None:
             with self.engine.connect() as conn:
                 row = conn.execute(
-                    select(*self._user_columns())
+                    select(*self._user_columns(), s.c.expires_at)
                     .join(s, s.c.user_id == u.c.id)
                     .where(s.c.token_hash == token_hash, s.c.expires_at > now_ms())
                 ).first()
-            return None if row is None else self._user(row)
+            return None if row is None else (self._user(row), int(row._mapping["expires_at"]))
 
         return await self._run(run)
 

@@ -91,6 +91,9 @@ class ChatServer:
             "argon2TimeCost = 1\n"
             "argon2MemoryKib = 1024\n"
             "argon2Parallelism = 1\n"
+            # ... all from 127.0.0.1, more than the default hourly limit.
+            "[limits]\n"
+            "registrationsPerHourPerAddress = 100000\n"
             "[log]\n"
             'level = "info"\n'
             f'path = "{(self.workdir / "server.log").as_posix()}"\n',
