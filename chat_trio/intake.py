@@ -99,7 +99,7 @@ async def decode_data_url(content: str, max_bytes: int) -> bytes:
         ProtocolError: 413 when the bytes would be over ``max_bytes`` (told from the
             length alone, before decoding), 400 when it is not valid base64.
     """
-    start = content.index(",") + 1
+    start = content.find(",") + 1  # 0 without a comma: then it is not base64 either
     encoded = len(content) - start
     if encoded > max_bytes * 4 // 3 + 4:
         raise ProtocolError(413, f"file too large: limit is {max_bytes} bytes")

@@ -141,13 +141,13 @@ async def test_a_catch_up_page_fits_the_outbox_bytes(make_user: MakeUser) -> Non
     sender, away = await make_user(), await make_user()
     total = 20
     text = "x" * 9_000
-    async with sender.api.connect() as cs:
-        await cs.receive()  # welcome
-        for _ in range(total):
-            await cs.send_text(away.uuid, text)
-            while (await cs.receive()).type != FrameType.ACK:
-                pass
     with trio.fail_after(60):
+        async with sender.api.connect() as cs:
+            await cs.receive()  # welcome
+            for _ in range(total):
+                await cs.send_text(away.uuid, text)
+                while (await cs.receive()).type != FrameType.ACK:
+                    pass
         async with away.api.connect() as ca:
             await ca.receive()  # welcome
             await ca.send(Message(type=FrameType.SYNC, id=0))

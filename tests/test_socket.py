@@ -10,7 +10,7 @@ import trio_websocket
 
 from chat_trio.client import Connection, Message
 from chat_trio.model import ContentType, FrameType
-from tests.conftest import MakeUser, Server, befriend, make_group
+from tests.conftest import MakeUser, Server, User, befriend, make_group
 from tests.test_http_api import PNG, raw
 
 #: A minimal WAV file: RIFF header, fmt chunk, 4 bytes of silence.
@@ -332,6 +332,11 @@ async def test_relayed_frames_are_capped_by_kind(
     """Signaling and call control up to 64 KiB, video and screen frames up to 1 MiB
     (the defaults): one byte more is refused with 413, and the session goes on."""
     a, b = await make_user(), await make_user()
+    with trio.fail_after(30):
+        await _relay_caps(a, b, kind, limit)
+
+
+async def _relay_caps(a: User, b: User, kind: Message, limit: int) -> None:
     async with a.api.connect() as ca, b.api.connect() as cb:
         await welcome(ca)
         await welcome(cb)

