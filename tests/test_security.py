@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -269,7 +270,7 @@ async def test_state_changing_requests_from_another_origin_are_refused(
     victim = await make_user()
     friend = await make_user()
     cookie = {"Cookie": f"{COOKIE_NAME}={victim.me.token}"}
-    forged = [
+    forged: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", f"/group/{victim.uuid}", {"json": {"name": "forged"}}),
         ("POST", "/friend", {"json": {"uuid": victim.uuid, "friendUsername": friend.username}}),
         ("PUT", "/user", {"json": {"username": victim.username, "nickname": "pwned"}}),
@@ -332,6 +333,7 @@ async def test_chunked_json_body_is_refused_as_soon_as_it_passes_the_limit(
         f"POST /user/register HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     ).encode()
+    assert url.port is not None
     stream = await trio.open_tcp_stream(url.host, url.port)
     async with stream:
         await stream.send_all(head)
