@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_trio import codec
+from chat_trio.api.security import origin_allowed
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import ProtocolError
 from chat_trio.model import FrameType
@@ -394,3 +395,25 @@ async def test_email_is_shown_only_to_its_owner(server: Server, make_user: MakeU
     assert own["email"] == f"{owner.username}@x.org"
     members = await other.api.request("GET", f"/group/user/{group_uuid}")
     assert {m["uuid"]: m["email"] for m in members}[other.uuid] == f"{other.username}@x.org"
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://127.0.0.1:8888", "127.0.0.1:8888", True),
+        ("https://chat.example.org", "chat.example.org", True),
+        ("https://chat.example.org", "chat.example.org:443", True),  # default port written out
+        ("HTTPS://Chat.Example.org", "chat.example.org", True),
+        ("http://[::1]:8888", "[::1]:8888", True),
+        (FRIENDLY, "127.0.0.1:8888", True),  # listed
+        ("http://127.0.0.1:9999", "127.0.0.1:8888", False),  # another port: same site only
+        ("https://chat.example.org:8443", "chat.example.org", False),
+        ("https://evil.example", "chat.example.org", False),
+        ("null", "chat.example.org", False),
+        ("ftp://chat.example.org", "chat.example.org", False),
+        ("http://chat.example.org:x", "chat.example.org", False),
+        ("http://chat.example.org", "", False),
+    ],
+)
+def test_origin_is_compared_by_host_and_port(origin: str, host: str, allowed: bool) -> None:
+    assert origin_allowed(origin, host, (FRIENDLY,)) is allowed
