@@ -103,7 +103,14 @@ class PrefixedStream(trio.abc.HalfCloseableStream):
         await self._stream.wait_send_all_might_not_block()
 
     async def send_eof(self) -> None:
-        await self._stream.send_eof()
+        # Hypercorn closes a connection whose response said `Connection: close`
+        # with send_eof() then aclose(), from inside the application's task; and
+        # quart-trio cancels that task as soon as hypercorn reports the stream
+        # closed, in the same call chain. Unshielded, send_eof's checkpoint raised
+        # Cancelled, aclose() never ran, and a refused upload's connection stayed
+        # open reading the rest of its body.
+        with trio.CancelScope(shield=True):
+            await self._stream.send_eof()
 
     async def aclose(self) -> None:
         await self._stream.aclose()
