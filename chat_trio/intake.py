@@ -34,6 +34,7 @@ from chat_trio.model import (
     FrameType,
     MessageType,
     NewMessage,
+    User,
 )
 from chat_trio.ratelimit import TokenBucket
 from chat_trio.session import CLOSE_POLICY, Session
@@ -206,7 +207,7 @@ class Intake:
         else:
             raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 
-        content_type, content, url = await self._content(message)
+        content_type, content, url = await self._content(message, session.user)
         new = NewMessage(
             sender=session.user,
             to_uuid=message.to,
@@ -222,7 +223,7 @@ class Intake:
             PersistRequest(new, session, recipients, received_at=trio.current_time())
         )
 
-    async def _content(self, message: codec.Message) -> tuple[int, str, str]:
+    async def _content(self, message: codec.Message, sender: User) -> tuple[int, str, str]:
         """The stored (content type, content, url): files saved, type from the bytes."""
         content_type = message.contentType
         is_data_url = (
@@ -235,15 +236,15 @@ class Intake:
                 413, f"text too long: limit is {self._limits.max_text_chars} characters"
             )
         if message.file:
-            stored = await self._files.save(message.file, message.fileSuffix)
+            stored = await self._files.save(message.file, message.fileSuffix, owner=sender)
             return int(stored.content_type), message.content, stored.name
         if is_data_url:
             stored = await self._files.save(
-                self._decode_data_url(message.content), message.fileSuffix
+                self._decode_data_url(message.content), message.fileSuffix, owner=sender
             )
             return int(stored.content_type), "", stored.name
         if message.url:
-            if self._files.path_for(message.url) is None:
+            if await self._files.path_for(message.url) is None:
                 raise ProtocolError(400, "`url` must name a file uploaded to this server")
         elif content_type != ContentType.TEXT:
             raise ProtocolError(400, "a file message needs `file` bytes, a data URL or a `url`")
