@@ -84,6 +84,9 @@ async def serve(
             quota_bytes=config.limits.upload_quota_bytes,
         )
         files.ensure_root()
+        stale = await trio.to_thread.run_sync(files.remove_stale_parts)
+        if stale:
+            log.info("removed %d part files of uploads that never finished", stale)
         hub = Hub()
         bus = open_bus(config, hub.inbox)
         hub.on_presence = bus.presence_changed

@@ -16,7 +16,8 @@ uploads, on any node, cannot together pass the quota. The bytes then go, in
 chunks written by worker threads, to a hidden ``.<name>.part`` file in the upload
 folder, which is renamed into place once complete. An upload that fails for any
 reason (too large, the client gone, a refusal) deletes its part file and its
-reservation, so it leaves nothing behind.
+reservation, so it leaves nothing behind; a part file left by a server that
+stopped mid-upload is deleted at the next start.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import math
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -52,6 +54,10 @@ _HEAD_BYTES = 65536
 _WRITE_CHUNK = 256 * 1024
 #: Seconds that deleting a failed upload's leftovers may take once its request is over.
 _CLEANUP_SECONDS = 10.0
+#: A part file this old is the leftover of a server that stopped mid-upload (an
+#: upload lasts at most the body timeout, 60 s); the same figure as a stale
+#: reservation in storage/sql.py.
+STALE_PART_SECONDS = 15 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +148,23 @@ class FileStore:
 
     def ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def remove_stale_parts(self, now: float | None = None) -> int:
+        """Delete part files left by a server that stopped mid-upload; how many.
+
+        Blocking; run at start-up in a worker thread. Only parts older than
+        STALE_PART_SECONDS go, so another node's upload in progress is left alone.
+        """
+        cutoff = (time.time() if now is None else now) - STALE_PART_SECONDS
+        removed = 0
+        for path in self.root.glob(".*.part"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # finished or removed meanwhile
+        return removed
 
     def admit(self, owner: User) -> None:
         """Spend one of the owner's uploads for this minute.

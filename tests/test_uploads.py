@@ -8,7 +8,9 @@ bounded poll; everything else waits for an answer.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import FrameType as PyFrame
@@ -295,22 +297,25 @@ async def test_concurrent_uploads_cannot_pass_the_quota(
     assert len(_files(server)) == 3
 
 
+class _NoLedger:
+    """For FileStore calls that never reach the database."""
+
+    async def reserve_file(
+        self, user_id: int, token: str, size: int, *, quota: int
+    ) -> tuple[bool, int]:
+        raise AssertionError("not used")
+
+    async def finish_file(self, token: str, name: str, size: int) -> None:
+        raise AssertionError("not used")
+
+    async def release_file(self, token: str) -> None:
+        raise AssertionError("not used")
+
+
 async def test_the_file_lookup_stays_off_the_event_loop(tmp_path: Path) -> None:
     """``path_for`` stats the file in a worker thread, never on the loop's thread."""
 
-    class NoLedger:
-        async def reserve_file(
-            self, user_id: int, token: str, size: int, *, quota: int
-        ) -> tuple[bool, int]:
-            raise AssertionError("not used")
-
-        async def finish_file(self, token: str, name: str, size: int) -> None:
-            raise AssertionError("not used")
-
-        async def release_file(self, token: str) -> None:
-            raise AssertionError("not used")
-
-    files = FileStore(tmp_path, LIMIT, ledger=NoLedger())
+    files = FileStore(tmp_path, LIMIT, ledger=_NoLedger())
     name = "0" * 32 + ".png"
     (tmp_path / name).write_bytes(PNG)
     stats_on_loop: list[str] = []
@@ -327,3 +332,17 @@ async def test_the_file_lookup_stays_off_the_event_loop(tmp_path: Path) -> None:
         sys.setprofile(None)
     assert (found, missing) == (tmp_path / name, None)
     assert stats_on_loop == []
+
+
+def test_part_files_of_uploads_that_never_finished_are_removed(tmp_path: Path) -> None:
+    """What a server that stopped mid-upload left; a part still being written stays."""
+    files = FileStore(tmp_path, LIMIT, ledger=_NoLedger())
+    old, fresh = tmp_path / f".{'a' * 32}.part", tmp_path / f".{'b' * 32}.part"
+    kept = tmp_path / "x"
+    for path in (old, fresh, kept):
+        path.write_bytes(b"...")
+    long_ago = time.time() - 3600
+    os.utime(old, (long_ago, long_ago))
+    os.utime(kept, (long_ago, long_ago))
+    assert files.remove_stale_parts() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, kept.name])
