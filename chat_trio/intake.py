@@ -41,6 +41,7 @@ from chat_trio.model import (
     FrameType,
     MessageType,
     NewMessage,
+    User,
 )
 from chat_trio.ratelimit import TokenBucket
 from chat_trio.session import CLOSE_POLICY, Session
@@ -289,7 +290,7 @@ class Intake:
         else:
             raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 
-        content_type, content, url = await self._content(message)
+        content_type, content, url = await self._content(message, session.user)
         new = NewMessage(
             sender=session.user,
             to_uuid=message.to,
@@ -306,7 +307,7 @@ class Intake:
         )
         return content_type
 
-    async def _content(self, message: codec.Message) -> tuple[int, str, str]:
+    async def _content(self, message: codec.Message, sender: User) -> tuple[int, str, str]:
         """The stored (content type, content, url): files saved, type from the bytes."""
         content_type = message.contentType
         is_data_url = (
@@ -319,14 +320,14 @@ class Intake:
                 413, f"text too long: limit is {self._limits.max_text_chars} characters"
             )
         if message.file:
-            stored = await self._files.save(message.file, message.fileSuffix)
+            stored = await self._files.save(message.file, message.fileSuffix, owner=sender)
             return int(stored.content_type), message.content, stored.name
         if is_data_url:
             data = await decode_data_url(message.content, self._files.max_bytes)
-            stored = await self._files.save(data, message.fileSuffix)
+            stored = await self._files.save(data, message.fileSuffix, owner=sender)
             return int(stored.content_type), "", stored.name
         if message.url:
-            if self._files.path_for(message.url) is None:
+            if await self._files.path_for(message.url) is None:
                 raise ProtocolError(400, "`url` must name a file uploaded to this server")
         elif content_type != ContentType.TEXT:
             raise ProtocolError(400, "a file message needs `file` bytes, a data URL or a `url`")

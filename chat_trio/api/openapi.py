@@ -159,8 +159,9 @@ _REFUSALS = {
     "401": "not logged in",
     "403": "not allowed for this user, or sent by a page of another origin",
     "404": "no such thing",
+    "408": "the body did not arrive in time",
     "409": "already exists",
-    "413": "too large",
+    "413": "too large (or over the upload quota)",
     "415": "the body is not Content-Type: application/json",
     "429": "too many attempts",
     "503": "database unavailable",
@@ -289,14 +290,14 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/file": {
         "post": _op(
             "Upload an image as the caller's avatar; answers the stored name",
-            {"type": "string"}, refusals=("400", "401", "403", "413"),
+            {"type": "string"}, refusals=("400", "401", "403", "408", "413", "429"),
             body=_multipart("uuid", "file"),
         )
     },
     "/upload": {
         "post": _op(
             "Upload a chat attachment (typed by its bytes)", _ref("Upload"), status="201",
-            refusals=("400", "401", "413"), body=_multipart("file"),
+            refusals=("400", "401", "408", "413", "429"), body=_multipart("file"),
         )
     },
     "/group/{uuid}": {
