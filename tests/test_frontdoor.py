@@ -82,7 +82,9 @@ async def websocket_on(
     stream: trio.abc.Stream, host: str, resource: str
 ) -> AsyncIterator[Connection]:
     async with trio.open_nursery() as nursery:
-        ws = await trio_websocket.wrap_client_stream(nursery, stream, host, resource)
+        ws = await trio_websocket.wrap_client_stream(
+            nursery, stream, host, resource  # type: ignore[arg-type]  # annotated narrowly; takes any Stream
+        )
         try:
             yield Connection(ws)
         finally:
