@@ -4,7 +4,7 @@
 
 Compares the front door's own head parser (chat_trio.transport.handshake) with
 wsproto's server handshake (h11 underneath) and the websockets package's
-ServerProtocol, on the same browser-like head. docs/deploy.md quotes it.
+ServerProtocol, on the same browser-like head.
 """
 
 from __future__ import annotations
