@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -342,7 +342,6 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     idle: list[trio.SocketStream] = []
-    stack = AsyncExitStack()
     try:
         with trio.fail_after(120):
             url = await wait_listening(log, process)
@@ -350,27 +349,26 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
             async with ChatClient(url) as api, ChatClient(url) as early_api:
                 await api.signup("crowded", PASSWORD)
                 await early_api.login("crowded", PASSWORD)
-                early = await stack.enter_async_context(early_api.connect())
-                await early.receive()  # welcome: a session open before the crowd
-                for _ in range(300):
-                    stream = await trio.open_tcp_stream(host, port)
-                    idle.append(stream)
-                    await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    answer = await read_response(stream, bytearray())
-                    assert answer.startswith(b"HTTP/1.1 200 ")
-                newcomer = await trio.open_tcp_stream(host, port)
-                async with newcomer:
-                    await newcomer.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    answer = await read_response(newcomer, bytearray())
-                    assert answer.startswith(b"HTTP/1.1 200 ")
-                async with api.connect() as conn:
-                    await message_each_way(conn)
-                assert await read_until_eof(idle[0]) == b""  # made room long ago
-                await early.heartbeat()  # the session from before is still served
-                while (answer := await early.receive()).type != FrameType.HEARTBEAT:
-                    pass
+                async with early_api.connect() as early:
+                    await early.receive()  # welcome: a session open before the crowd
+                    for _ in range(300):
+                        stream = await trio.open_tcp_stream(host, port)
+                        idle.append(stream)
+                        await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        answer = await read_response(stream, bytearray())
+                        assert answer.startswith(b"HTTP/1.1 200 ")
+                    newcomer = await trio.open_tcp_stream(host, port)
+                    async with newcomer:
+                        await newcomer.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        answer = await read_response(newcomer, bytearray())
+                        assert answer.startswith(b"HTTP/1.1 200 ")
+                    async with api.connect() as conn:
+                        await message_each_way(conn)
+                    assert await read_until_eof(idle[0]) == b""  # made room long ago
+                    await early.heartbeat()  # the session from before is still served
+                    while (answer := await early.receive()).type != FrameType.HEARTBEAT:
+                        pass
     finally:
-        await stack.aclose()
         for stream in idle:
             await stream.aclose()
         process.terminate()
