@@ -289,6 +289,9 @@ class _Hypercorn:
                     with trio.CancelScope(shield=True):
                         await self._stream.send_all(event.data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # The client is gone: read no more, and hand nothing over.
+                    conn.end()
+                    self._note_change()
                     await self.protocol.handle(Closed())
         elif isinstance(event, Closed):
             # hypercorn is done with the connection (Connection: close, an error,
