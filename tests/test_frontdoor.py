@@ -368,8 +368,9 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
                         await message_each_way(conn)
                     assert await read_until_eof(idle[0]) == b""  # made room long ago
                     await early.heartbeat()  # the session from before is still served
-                    while (answer := await early.receive()).type != FrameType.HEARTBEAT:
+                    while (reply := await early.receive()).type != FrameType.HEARTBEAT:
                         pass
+                    assert reply.content == "pong"
     finally:
         for stream in idle:
             await stream.aclose()
