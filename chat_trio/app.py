@@ -81,7 +81,7 @@ async def serve(
     files.ensure_root()
     async with open_storage(config) as store, trio.open_nursery() as nursery:
         hub = Hub()
-        bus = open_bus(config, hub.inbox)
+        bus = open_bus(config, hub.inbox, local_users=hub.online_users)
         hub.on_presence = bus.presence_changed
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)
