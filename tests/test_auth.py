@@ -11,7 +11,7 @@ import trio.testing
 from chat_trio.auth import TOKEN_CACHE_SECONDS, Accounts, token_hash
 from chat_trio.bus import Revocation
 from chat_trio.storage import open_storage
-from tests.conftest import FAST_AUTH, server_config
+from tests.conftest import server_config
 
 
 async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
@@ -50,7 +50,7 @@ async def test_logins_do_not_wait_behind_registration_hashing(tmp_path: Path) ->
     threads of their own: with every hashing thread busy, a login still completes."""
     config = server_config(tmp_path)
     async with open_storage(config) as store:
-        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        accounts = Accounts(store, config.auth)
         stored = await accounts.hash_password("the password")
         await store.create_user(
             uuid="u-1", username="u1", password_hash=stored, nickname="", email=""
@@ -81,7 +81,7 @@ async def test_a_revocation_from_another_node_takes_effect_at_once(tmp_path: Pat
     """What the bus hands over: the cache drops the login and its sessions end."""
     config = server_config(tmp_path)
     async with open_storage(config) as store:
-        accounts = Accounts(store, config.auth.__class__(**FAST_AUTH))
+        accounts = Accounts(store, config.auth)
         user = await store.create_user(
             uuid="u-1", username="u1", password_hash="x", nickname="", email=""
         )

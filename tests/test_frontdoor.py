@@ -79,7 +79,7 @@ async def message_each_way(conn: Connection) -> None:
 
 @asynccontextmanager
 async def websocket_on(
-    stream: trio.abc.Stream, host: str, resource: str
+    stream: trio.SocketStream, host: str, resource: str
 ) -> AsyncIterator[Connection]:
     async with trio.open_nursery() as nursery:
         ws = await trio_websocket.wrap_client_stream(nursery, stream, host, resource)

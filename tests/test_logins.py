@@ -30,6 +30,7 @@ async def closed_with(conn: Connection, within: float = CLOSE_WITHIN) -> tuple[i
         while True:
             await conn.receive()
     reason = closed.value.reason
+    assert reason is not None
     return reason.code, reason.reason or ""
 
 

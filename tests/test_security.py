@@ -273,7 +273,7 @@ async def test_state_changing_requests_from_another_origin_are_refused(
     victim = await make_user()
     friend = await make_user()
     cookie = {"Cookie": f"{COOKIE_NAME}={victim.me.token}"}
-    forged = [
+    forged: list[tuple[str, str, dict[str, object]]] = [
         ("POST", f"/group/{victim.uuid}", {"json": {"name": "forged"}}),
         ("POST", "/friend", {"json": {"uuid": victim.uuid, "friendUsername": friend.username}}),
         ("PUT", "/user", {"json": {"username": victim.username, "nickname": "pwned"}}),
@@ -331,6 +331,7 @@ async def test_chunked_json_body_is_refused_as_soon_as_it_passes_the_limit(
     before the client has finished (here: never finishes) sending it."""
     limit = server.config.limits.max_body_bytes
     url = httpx.URL(server.url)
+    assert url.port is not None
     chunk = b"x" * 16 * 1024
     head = (
         f"POST /user/register HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"

@@ -54,6 +54,7 @@ async def get(server: Server, path: str, **headers: str) -> httpx.Response:
 async def raw_get(server: Server, target: bytes) -> tuple[int, bytes]:
     """GET exactly ``target`` (httpx would normalise ``..``): the status and the body."""
     url = httpx.URL(server.url)
+    assert url.port is not None
     stream = await trio.open_tcp_stream(url.host, url.port)
     async with stream:
         await stream.send_all(
