@@ -27,6 +27,20 @@ CREATE TABLE users (
 	UNIQUE (username)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE files (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	name VARCHAR(64) NOT NULL,
+	user_id BIGINT NOT NULL,
+	size BIGINT NOT NULL,
+	pending SMALLINT NOT NULL DEFAULT '0',
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE (name),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_files_user ON files (user_id);
+
 CREATE TABLE `groups` (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	uuid VARCHAR(36) NOT NULL,
@@ -97,4 +111,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (1, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (2, 0);

@@ -77,9 +77,18 @@ async def serve(
     Reports the base URL it listens on through ``task_status``, so callers can
     ``url = await nursery.start(serve, config)`` with port 0.
     """
-    files = FileStore(config.static_path.file_path, config.limits.max_upload_bytes)
-    files.ensure_root()
     async with open_storage(config) as store, trio.open_nursery() as nursery:
+        files = FileStore(
+            config.static_path.file_path,
+            config.limits.max_upload_bytes,
+            ledger=store,
+            uploads_per_minute=config.limits.uploads_per_minute,
+            quota_bytes=config.limits.upload_quota_bytes,
+        )
+        files.ensure_root()
+        stale = await trio.to_thread.run_sync(files.remove_stale_parts)
+        if stale:
+            log.info("removed %d part files of uploads that never finished", stale)
         hub = Hub()
         bus = open_bus(config, hub.inbox, local_users=hub.online_users)
         hub.on_presence = bus.presence_changed

@@ -158,6 +158,11 @@ class LimitsConfig:
     max_text_chars: int = _key("maxTextChars", 10_000)
     #: Largest HTTP request body that is not an upload.
     max_body_bytes: int = _key("maxBodyBytes", 64 * KIB)
+    #: Files one user may store per minute, over HTTP or inside frames (per node;
+    #: a burst of this many, then one every 60/N seconds).
+    uploads_per_minute: int = _key("uploadsPerMinute", 30)
+    #: Bytes all of one user's stored files may take; 0 means no quota.
+    upload_quota_bytes: int = _key("uploadQuotaBytes", 1024 * MIB)
     #: Chat messages (and calls, signaling) a session may send per second, and in a burst.
     messages_per_second: float = _key("messagesPerSecond", 20.0)
     message_burst: int = _key("messageBurst", 60)
@@ -248,6 +253,14 @@ def _validate(config: Config) -> None:
         ("limits", "maxFragments", config.limits.max_fragments >= 1, "must be at least 1"),
         ("limits", "maxUploadBytes", config.limits.max_upload_bytes >= 1, "must be positive"),
         ("limits", "maxTextChars", config.limits.max_text_chars >= 1, "must be positive"),
+        (
+            "limits", "uploadsPerMinute",
+            config.limits.uploads_per_minute >= 1, "must be at least 1",
+        ),
+        (
+            "limits", "uploadQuotaBytes",
+            config.limits.upload_quota_bytes >= 0, "must be 0 (no quota) or more",
+        ),
         ("limits", "messagesPerSecond", config.limits.messages_per_second > 0, "must be positive"),
         ("limits", "messageBurst", config.limits.message_burst >= 1, "must be at least 1"),
         ("limits", "idleTimeout", config.limits.idle_timeout > 0, "must be positive"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import trio
 
+from chat_trio.storage.schema import SCHEMA_VERSION
 from tests.conftest import PASSWORD
 
 
@@ -49,7 +50,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
 def test_initdb_and_adduser(tmp_path: Path) -> None:
     created = run_cli(tmp_path, "initdb")
     assert created.returncode == 0, created.stderr
-    assert "schema version 1" in created.stdout
+    assert f"schema version {SCHEMA_VERSION}" in created.stdout
     added = run_cli(tmp_path, "adduser", "root-admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
     assert "added root-admin" in added.stdout

@@ -76,6 +76,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("colour = 1\n", {}, "colour: unknown key"),
         ("[database]\nbackend = 'oracle'\n", {}, "[database] backend: 'oracle' is not one of"),
         ("[server]\nport = 70000\n", {}, "[server] port: must be 0-65535"),
+        ("[server]\nkeepAliveTimeout = 0\n", {}, "[server] keepAliveTimeout: must be positive"),
+        ("[server]\nmaxConnections = -1\n", {}, "[server] maxConnections: must be 0 or more"),
         ("server = 1\n", {}, "[server]: expected a table"),
         ("[server\n", {}, "not valid TOML"),
         ("", {"CHAT_TRIO_SERVER_PORT": "x"}, "CHAT_TRIO_SERVER_PORT: expected an integer"),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 import trio_websocket
 
@@ -74,6 +75,7 @@ async def stream(
                     await conn.send_text(to, client_id, client_id=client_id)
 
 
+@pytest.mark.time_limit(120)  # server processes started and killed; 21 s on a busy machine
 async def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -22,7 +22,7 @@ import trio
 import trio_websocket
 
 from chat_trio.client import ChatClient, Connection
-from chat_trio.config import env_names, load_config
+from chat_trio.config import Config, env_names, load_config
 from tests.conftest import PASSWORD, Server, server_config, start_server
 from tests.test_frontdoor import message_each_way, read_response
 
@@ -51,6 +51,9 @@ def test_unit_starts_serve_and_nginx_upgrades_the_socket() -> None:
     nginx = (DEPLOY / "nginx-chat-trio.conf").read_text()
     assert "location /socket.io" in nginx and "proxy_set_header Upgrade $http_upgrade" in nginx
     assert "client_max_body_size 11m" in nginx
+    # nginx lets go of an idle upstream connection before the server closes it.
+    found = re.search(r"^\s*keepalive_timeout (\d+)s;", nginx, re.MULTILINE)
+    assert found and int(found.group(1)) < Config().server.keep_alive_timeout
 
 
 # --- The shipped nginx site, run by a real nginx in front of a real server ---------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -79,10 +78,12 @@ async def message_each_way(conn: Connection) -> None:
 
 @asynccontextmanager
 async def websocket_on(
-    stream: trio.SocketStream, host: str, resource: str
+    stream: trio.abc.Stream, host: str, resource: str
 ) -> AsyncIterator[Connection]:
     async with trio.open_nursery() as nursery:
-        ws = await trio_websocket.wrap_client_stream(nursery, stream, host, resource)
+        ws = await trio_websocket.wrap_client_stream(
+            nursery, stream, host, resource  # type: ignore[arg-type]  # annotated narrowly; takes any Stream
+        )
         try:
             yield Connection(ws)
         finally:
@@ -293,8 +294,13 @@ async def test_over_the_cap_the_longest_idle_connection_makes_room(
 DESCRIPTORS = 256
 
 
-def lower_descriptor_limit() -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (DESCRIPTORS, DESCRIPTORS))
+#: Runs argv[2:] with both RLIMIT_NOFILE limits at argv[1] (no preexec_fn: no fork
+#: in a process with threads).
+WITH_LIMIT = (
+    "import os, resource, sys; n = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
 
 
 async def wait_listening(log: Path, process: trio.Process) -> str:
@@ -332,8 +338,9 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
     log = tmp_path / "server.log"
     log.touch()
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "chat_trio", "serve", "--config", str(config)],
-        preexec_fn=lower_descriptor_limit, stdin=subprocess.DEVNULL,
+        [sys.executable, "-c", WITH_LIMIT, str(DESCRIPTORS),
+         "-m", "chat_trio", "serve", "--config", str(config)],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     idle: list[trio.SocketStream] = []
@@ -341,22 +348,29 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
         with trio.fail_after(120):
             url = await wait_listening(log, process)
             host, port = host_port(url)
-            async with ChatClient(url) as api:
+            async with ChatClient(url) as api, ChatClient(url) as early_api:
                 await api.signup("crowded", PASSWORD)
-                for _ in range(300):
-                    stream = await trio.open_tcp_stream(host, port)
-                    idle.append(stream)
-                    await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    answer = await read_response(stream, bytearray())
-                    assert answer.startswith(b"HTTP/1.1 200 ")
-                newcomer = await trio.open_tcp_stream(host, port)
-                async with newcomer:
-                    await newcomer.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    answer = await read_response(newcomer, bytearray())
-                    assert answer.startswith(b"HTTP/1.1 200 ")
-                async with api.connect() as conn:
-                    await message_each_way(conn)
-                assert await read_until_eof(idle[0]) == b""  # made room long ago
+                await early_api.login("crowded", PASSWORD)
+                async with early_api.connect() as early:
+                    await early.receive()  # welcome: a session open before the crowd
+                    for _ in range(300):
+                        stream = await trio.open_tcp_stream(host, port)
+                        idle.append(stream)
+                        await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        answer = await read_response(stream, bytearray())
+                        assert answer.startswith(b"HTTP/1.1 200 ")
+                    newcomer = await trio.open_tcp_stream(host, port)
+                    async with newcomer:
+                        await newcomer.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        answer = await read_response(newcomer, bytearray())
+                        assert answer.startswith(b"HTTP/1.1 200 ")
+                    async with api.connect() as conn:
+                        await message_each_way(conn)
+                    assert await read_until_eof(idle[0]) == b""  # made room long ago
+                    await early.heartbeat()  # the session from before is still served
+                    while (reply := await early.receive()).type != FrameType.HEARTBEAT:
+                        pass
+                    assert reply.content == "pong"
     finally:
         for stream in idle:
             await stream.aclose()
@@ -368,3 +382,5 @@ async def test_more_idle_clients_than_descriptors_and_new_ones_are_still_served(
             process.kill()
     text = await trio.Path(log).read_text()
     assert "Traceback" not in text, text
+    # With the cap derived from the limit, accept() never ran out of descriptors.
+    assert ("accept failed" in text) == (max_connections > DESCRIPTORS), text

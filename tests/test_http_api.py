@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -402,7 +403,7 @@ async def test_legacy_error_status_answers_refusals_with_200(
     """``legacyErrorStatus``: go-chat's client reads only the envelope of 2xx answers."""
     config = server_config(tmp_path).replace("server", legacy_error_status=True)
     server = await start_server(nursery, config, tmp_path)
-    refusals: list[tuple[str, str, dict[str, object], str]] = [
+    refusals: list[tuple[str, str, dict[str, Any], str]] = [
         ("GET", "/user/me", {}, "not logged in"),  # ProtocolError
         ("GET", "/no/such/route", {}, "no such route"),  # HTTPException 404
         ("DELETE", "/friend", {}, "method not allowed"),  # HTTPException 405

@@ -93,7 +93,7 @@ async def test_password_change_closes_the_other_logins_sessions(
 async def test_a_session_closes_when_its_token_expires(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
-    config = server_config(tmp_path).replace("auth", token_ttl=4.0)
+    config = server_config(tmp_path).replace("auth", token_ttl=6.0)
     server = await start_server(nursery, config, tmp_path)
     async with ChatClient(server.url) as api:
         me = await api.signup("shortlived", PASSWORD)

@@ -4,6 +4,7 @@ and a body that matches the documented schema (success and a refusal each)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -107,6 +108,21 @@ async def test_every_operation_answers_as_documented(
         for path, method in order:
             kwargs = dict(calls[(path, method)])
             url = kwargs.pop("url", path)
+            # refused before anything changes: a page of another origin, a body not JSON
+            if method in ("post", "put"):
+                forged = await http.request(
+                    method.upper(), url, headers={**headers, "Origin": "https://evil.example"},
+                    **kwargs,
+                )
+                assert forged.status_code == 403, (path, method)
+                check(forged, path, method)
+            if "json" in kwargs:
+                plain = await http.request(
+                    method.upper(), url, content=json.dumps(kwargs["json"]),
+                    headers={**headers, "Content-Type": "text/plain"},
+                )
+                assert plain.status_code == 415, (path, method)
+                check(plain, path, method)
             response = await http.request(method.upper(), url, headers=headers, **kwargs)
             assert response.status_code < 300, (path, method, response.text[:200])
             check(response, path, method)

@@ -9,6 +9,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_trio import codec
+from chat_trio.api.security import origin_allowed
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.client import ChatClient
 from chat_trio.errors import ProtocolError
@@ -273,7 +275,7 @@ async def test_state_changing_requests_from_another_origin_are_refused(
     victim = await make_user()
     friend = await make_user()
     cookie = {"Cookie": f"{COOKIE_NAME}={victim.me.token}"}
-    forged: list[tuple[str, str, dict[str, object]]] = [
+    forged: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", f"/group/{victim.uuid}", {"json": {"name": "forged"}}),
         ("POST", "/friend", {"json": {"uuid": victim.uuid, "friendUsername": friend.username}}),
         ("PUT", "/user", {"json": {"username": victim.username, "nickname": "pwned"}}),
@@ -331,12 +333,12 @@ async def test_chunked_json_body_is_refused_as_soon_as_it_passes_the_limit(
     before the client has finished (here: never finishes) sending it."""
     limit = server.config.limits.max_body_bytes
     url = httpx.URL(server.url)
-    assert url.port is not None
     chunk = b"x" * 16 * 1024
     head = (
         f"POST /user/register HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     ).encode()
+    assert url.port is not None
     stream = await trio.open_tcp_stream(url.host, url.port)
     async with stream:
         await stream.send_all(head)
@@ -544,3 +546,25 @@ async def test_registrations_are_limited_per_client_address(
     assert login.status_code == 401  # nothing was created
     # someone else behind the same proxy is not held up
     assert (await register("neighbour", "203.0.113.51")).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://127.0.0.1:8888", "127.0.0.1:8888", True),
+        ("https://chat.example.org", "chat.example.org", True),
+        ("https://chat.example.org", "chat.example.org:443", True),  # default port written out
+        ("HTTPS://Chat.Example.org", "chat.example.org", True),
+        ("http://[::1]:8888", "[::1]:8888", True),
+        (FRIENDLY, "127.0.0.1:8888", True),  # listed
+        ("http://127.0.0.1:9999", "127.0.0.1:8888", False),  # another port: same site only
+        ("https://chat.example.org:8443", "chat.example.org", False),
+        ("https://evil.example", "chat.example.org", False),
+        ("null", "chat.example.org", False),
+        ("ftp://chat.example.org", "chat.example.org", False),
+        ("http://chat.example.org:x", "chat.example.org", False),
+        ("http://chat.example.org", "", False),
+    ],
+)
+def test_origin_is_compared_by_host_and_port(origin: str, host: str, allowed: bool) -> None:
+    assert origin_allowed(origin, host, (FRIENDLY,)) is allowed

@@ -23,6 +23,7 @@ from tests.test_crash import start
 from tests.test_socket import welcome
 
 
+@pytest.mark.time_limit(120)  # a server process started twice; its own steps allow 105 s
 async def test_sigterm_mid_stream_stores_and_acks_what_it_read(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -124,8 +124,8 @@ async def test_large_relayed_frames_are_cut_off_in_bytes(make_user: MakeUser) ->
                         f"all {screens} screen frames were queued: nothing was cut off"
                     )
                     screens += 1
-            assert closed.value.reason is not None
-            assert closed.value.reason.code == 1013
+            reason = closed.value.reason
+            assert reason is not None and reason.code == 1013
             assert screens < SCREENS
 
 

@@ -25,6 +25,7 @@ def run_inner(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[str], pytest.RunResult]:
     pytester.makeini("[pytest]\ntrio_mode = true\ntimeout_method = thread\n")
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)  # CI's --cov is for the outer run
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     )

@@ -44,7 +44,10 @@ SCHEMAS: dict[str, Schema] = {
     "User": {
         "type": "object",
         "required": ["uuid", "username", "nickname", "email", "avatar"],
-        "properties": _strings("uuid", "username", "nickname", "email", "avatar"),
+        "properties": {
+            **_strings("uuid", "username", "nickname", "email", "avatar"),
+            "email": {"type": "string", "description": "empty unless this is the caller"},
+        },
     },
     "Login": {
         "type": "object",
@@ -154,10 +157,12 @@ def _query(name: str, required: bool = False, kind: str = "string") -> Schema:
 _REFUSALS = {
     "400": "bad input",
     "401": "not logged in",
-    "403": "not allowed for this user",
+    "403": "not allowed for this user, or sent by a page of another origin",
     "404": "no such thing",
+    "408": "the body did not arrive in time",
     "409": "already exists",
-    "413": "too large",
+    "413": "too large (or over the upload quota)",
+    "415": "the body is not Content-Type: application/json",
     "429": "too many attempts",
     "503": "database unavailable",
 }
@@ -285,14 +290,14 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/file": {
         "post": _op(
             "Upload an image as the caller's avatar; answers the stored name",
-            {"type": "string"}, refusals=("400", "401", "403", "413"),
+            {"type": "string"}, refusals=("400", "401", "403", "408", "413", "429"),
             body=_multipart("uuid", "file"),
         )
     },
     "/upload": {
         "post": _op(
             "Upload a chat attachment (typed by its bytes)", _ref("Upload"), status="201",
-            refusals=("400", "401", "413"), body=_multipart("file"),
+            refusals=("400", "401", "408", "413", "429"), body=_multipart("file"),
         )
     },
     "/group/{uuid}": {
@@ -341,6 +346,30 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
 }
+
+
+def _browser_refusals(paths: dict[str, dict[str, Schema]]) -> None:
+    """What api/security.py and json_body refuse on every route they guard.
+
+    A state-changing operation from a page of another origin gets 403; a JSON
+    body of another type gets 415, and one over ``maxBodyBytes`` gets 413.
+    """
+    for operations in paths.values():
+        for method, op in operations.items():
+            wanted = ["403"] if method in ("post", "put", "patch", "delete") else []
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
+                wanted += ["413", "415"]
+            for code in wanted:
+                op["responses"].setdefault(
+                    code,
+                    {
+                        "description": _REFUSALS[code],
+                        "content": {"application/json": {"schema": _ref("Failure")}},
+                    },
+                )
+
+
+_browser_refusals(PATHS)
 
 
 def document() -> Schema:

@@ -140,7 +140,7 @@ class Intake:
             raise ProtocolError(400, "clientId is longer than 64 characters")
         addressee = await authorize.chat_addressee(self._directory, session.user, message)
         content = await stored_content(
-            message, self._files, max_text_chars=self._limits.max_text_chars
+            message, self._files, owner=session.user, max_text_chars=self._limits.max_text_chars
         )
         new = NewMessage(
             sender=session.user,

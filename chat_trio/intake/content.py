@@ -19,7 +19,7 @@ import trio
 from chat_trio import codec
 from chat_trio.errors import ProtocolError
 from chat_trio.files import FileStore
-from chat_trio.model import ContentType
+from chat_trio.model import ContentType, User
 
 _DATA_URL = re.compile(r"^data:[^,]{0,200};base64,", re.ASCII)
 
@@ -77,9 +77,10 @@ async def decode_data_url(content: str, max_bytes: int) -> bytes:
 
 
 async def stored_content(
-    message: codec.Message, files: FileStore, *, max_text_chars: int
+    message: codec.Message, files: FileStore, *, owner: User, max_text_chars: int
 ) -> StoredContent:
-    """The stored (content type, content, url): files saved, type from the bytes.
+    """The stored (content type, content, url): files saved (as ``owner``'s), type
+    from the bytes.
 
     Raises:
         ProtocolError: 413 for text over ``max_text_chars`` or a file over the
@@ -99,10 +100,10 @@ async def stored_content(
             data, text = message.file, message.content
         else:
             data, text = await decode_data_url(message.content, files.max_bytes), ""
-        stored = await files.save(data, message.fileSuffix)
+        stored = await files.save(data, message.fileSuffix, owner=owner)
         return StoredContent(int(stored.content_type), text, stored.name)
     if message.url:
-        if files.path_for(message.url) is None:
+        if await files.path_for(message.url) is None:
             raise ProtocolError(400, "`url` must name a file uploaded to this server")
     elif content_type != ContentType.TEXT:
         raise ProtocolError(400, "a file message needs `file` bytes, a data URL or a `url`")

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -64,6 +64,7 @@ class Schema:
     group_members: Table
     messages: Table
     sessions: Table
+    files: Table
     schema_version: Table
 
 
@@ -149,6 +150,24 @@ def build_schema(prefix: str = "") -> Schema:
         Index(f"{prefix}ix_sessions_user", "user_id"),
         **MYSQL_TABLE_ARGS,
     )
+    files = Table(
+        f"{prefix}files",
+        md,
+        # Every file in the upload folder, with who stored it: what the per-user
+        # quota adds up. A row is written before the bytes (``pending`` 1, ``size``
+        # the most the upload may take) so that concurrent uploads cannot together
+        # pass the quota; it gets the stored name and the real size once the file
+        # is in place, and is deleted if the upload fails.
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        # the file's name in the upload folder (while pending: its random part)
+        Column("name", String(64), nullable=False, unique=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("pending", SmallInteger, nullable=False, server_default="0"),
+        Column("created_at", BigInteger, nullable=False),
+        Index(f"{prefix}ix_files_user", "user_id"),
+        **MYSQL_TABLE_ARGS,
+    )
     schema_version = Table(
         f"{prefix}schema_version",
         md,
@@ -164,6 +183,7 @@ def build_schema(prefix: str = "") -> Schema:
         group_members=group_members,
         messages=messages,
         sessions=sessions,
+        files=files,
         schema_version=schema_version,
     )
 
@@ -171,6 +191,16 @@ def build_schema(prefix: str = "") -> Schema:
 #: One upgrade step: given a connection inside a transaction and the schema.
 Migration = Callable[[Connection, Schema], None]
 
+
+
+def _add_files(conn: Connection, schema: Schema) -> None:
+    """Version 2: the ``files`` table (owner and size of every stored file).
+
+    Files stored before it have no row, so they count toward nobody's quota.
+    """
+    schema.files.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {2: _add_files}

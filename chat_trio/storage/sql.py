@@ -22,6 +22,7 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Row,
+    Select,
     and_,
     func,
     insert,
@@ -46,6 +47,11 @@ Ts = TypeVarTuple("Ts")
 #: How many messages a history call returns when it names no limit.
 DEFAULT_HISTORY_LIMIT = 200
 
+#: A pending file row older than this is taken for the leftover of a node that
+#: stopped mid-upload and no longer counts toward its owner's quota. An upload
+#: lasts at most the request body timeout (60 s) plus a disk write.
+PENDING_FILE_EXPIRY_MS = 15 * 60 * 1000
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -66,7 +72,8 @@ def _batch_returning(conn: Connection) -> bool:
 
 
 class SqlStore:
-    """Users, friends, groups, messages and login sessions in one SQL database."""
+    """Users, friends, groups, messages, login sessions and the record of stored files
+    in one SQL database."""
 
     def __init__(self, engine: Engine, schema: Schema, limiter: trio.CapacityLimiter) -> None:
         self.engine = engine
@@ -570,6 +577,89 @@ class SqlStore:
                 )
                 for m in (r._mapping for r in rows)
             ]
+
+        return await self._run(run)
+
+    # -- stored files -------------------------------------------------------------
+
+    async def reserve_file(
+        self, user_id: int, token: str, size: int, *, quota: int
+    ) -> tuple[bool, int]:
+        """Count ``size`` more bytes against a user's quota before a file is written.
+
+        Returns ``(granted, used)``: ``used`` is what the user's files take now
+        (pending ones at their reserved size); when ``used + size`` fits in
+        ``quota`` (0 = no quota), a pending row named ``token`` is recorded and
+        ``granted`` is True. The user's row is locked for the check (``SELECT ...
+        FOR UPDATE`` on MySQL, the one writer on SQLite), so concurrent uploads of
+        one user, on any node, are checked one after the other.
+        """
+        u, f = self.schema.users, self.schema.files
+
+        def run() -> tuple[bool, int]:
+            t = now_ms()
+            with self.engine.begin() as conn:
+                conn.execute(select(u.c.id).where(u.c.id == user_id).with_for_update())
+                used = int(conn.execute(self._usage(user_id, t)).scalar() or 0)
+                if quota and used + size > quota:
+                    return False, used
+                conn.execute(
+                    insert(f).values(
+                        name=token, user_id=user_id, size=size, pending=1, created_at=t
+                    )
+                )
+            return True, used
+
+        return await self._run(run)
+
+    def _usage(self, user_id: int, t: int) -> Select[int]:
+        f = self.schema.files
+        return select(func.coalesce(func.sum(f.c.size), 0)).where(
+            f.c.user_id == user_id,
+            or_(f.c.pending == 0, f.c.created_at > t - PENDING_FILE_EXPIRY_MS),
+        )
+
+    async def finish_file(self, token: str, name: str, size: int) -> None:
+        """The reserved file is in place: record its name and real size."""
+        f = self.schema.files
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(f).where(f.c.name == token).values(name=name, size=size, pending=0)
+                )
+
+        await self._run(run)
+
+    async def release_file(self, token: str) -> None:
+        """Drop a reservation whose upload failed."""
+        f = self.schema.files
+
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(f.delete().where(f.c.name == token, f.c.pending == 1))
+
+        await self._run(run)
+
+    async def file_usage(self, user_id: int) -> int:
+        """Bytes a user's files take, pending uploads at their reserved size."""
+
+        def run() -> int:
+            with self.engine.connect() as conn:
+                return int(conn.execute(self._usage(user_id, now_ms())).scalar() or 0)
+
+        return await self._run(run)
+
+    async def stored_file(self, name: str) -> tuple[int, int] | None:
+        """(owner's user id, size) of a stored file, None if it has no record."""
+        f = self.schema.files
+
+        def run() -> tuple[int, int] | None:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(f.c.user_id, f.c.size).where(f.c.name == name, f.c.pending == 0)
+                ).first()
+            return None if row is None else (int(row.user_id), int(row.size))
 
         return await self._run(run)
 

@@ -139,18 +139,35 @@ def _close(sock: socket.socket) -> None:
         sock.close()
 
 
+async def _recv(sock: socket.socket) -> bytes:
+    """What the socket has, waiting until it has something. Checkpoints once.
+
+    Straight on the stdlib socket: a head that is already there (the common case
+    right after accept) is read without a trip through the event loop first.
+    """
+    try:
+        data = sock.recv(MAX_RECV)
+    except BlockingIOError:
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                return sock.recv(MAX_RECV)
+            except BlockingIOError:
+                continue
+    await trio.lowlevel.cancel_shielded_checkpoint()
+    return data
+
+
 class _Connection:
     """One accepted connection while the front door reads it."""
 
     __slots__ = (
         "busy", "closing", "door", "head_started", "idle_since", "scope", "sock", "splitter",
-        "tsock",
     )
 
     def __init__(self, door: FrontDoor, sock: socket.socket, splitter: RequestSplitter) -> None:
         self.door = door
         self.sock = sock
-        self.tsock = trio.socket.from_stdlib_socket(sock)
         self.splitter = splitter
         #: hypercorn has a request it has not finished answering.
         self.busy = False
@@ -196,7 +213,7 @@ class _Connection:
             self.scope = scope
             self.refresh()
             try:
-                data = await self.tsock.recv(MAX_RECV)
+                data = await _recv(self.sock)
             except (OSError, trio.ClosedResourceError):
                 data = b""
             finally:
@@ -226,7 +243,7 @@ class _Hypercorn:
     def __init__(self, door: FrontDoor, conn: _Connection) -> None:
         self._door = door
         self._conn = conn
-        self._stream = trio.SocketStream(conn.tsock)
+        self._stream = trio.SocketStream(trio.socket.from_stdlib_socket(conn.sock))
         self._send_lock = trio.Lock()
         self._changed = trio.Event()
         self.protocol: ProtocolWrapper
@@ -289,6 +306,9 @@ class _Hypercorn:
                     with trio.CancelScope(shield=True):
                         await self._stream.send_all(event.data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # The client is gone: read no more, and hand nothing over.
+                    conn.end()
+                    self._note_change()
                     await self.protocol.handle(Closed())
         elif isinstance(event, Closed):
             # hypercorn is done with the connection (Connection: close, an error,

@@ -1,4 +1,6 @@
-// Edit nickname, email and password; upload an avatar.
+// Edit nickname, email and password; upload an avatar. A new password needs the
+// current one: the server refuses a change without it (a stolen login alone must not
+// be enough to take the account).
 import { useEffect, useRef } from "react";
 import { Avatar, Button, Form, Input, Modal, Space, message } from "antd";
 import { UploadOutlined, UserOutlined } from "@ant-design/icons";
@@ -9,17 +11,23 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
   const fileInput = useRef(null);
 
   useEffect(() => {
-    if (open) form.setFieldsValue({ nickname: me.nickname, email: me.email, password: "" });
+    if (open) form.setFieldsValue({ nickname: me.nickname, email: me.email, password: "", oldPassword: "" });
   }, [open, me, form]);
 
   const save = async () => {
-    const values = await form.validateFields();
+    let values;
+    try {
+      values = await form.validateFields();
+    } catch {
+      return; // the form shows what is missing
+    }
     try {
       await Api.updateUser({
         username: me.username,
         nickname: values.nickname || "",
         email: values.email || "",
         password: values.password || "",
+        ...(values.password ? { oldPassword: values.oldPassword || "" } : {}),
       });
       setMe({ ...me, nickname: values.nickname || "", email: values.email || "" });
       message.success("Profile saved");
@@ -77,6 +85,21 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
         </Form.Item>
         <Form.Item label="New password (empty: unchanged)" name="password">
           <Input.Password data-testid="profile-password" autoComplete="new-password" />
+        </Form.Item>
+        <Form.Item
+          label="Current password (needed for a new password)"
+          name="oldPassword"
+          dependencies={["password"]}
+          rules={[
+            ({ getFieldValue }) => ({
+              validator: (_, value) =>
+                !getFieldValue("password") || value
+                  ? Promise.resolve()
+                  : Promise.reject(new Error("Enter your current password to set a new one")),
+            }),
+          ]}
+        >
+          <Input.Password data-testid="profile-old-password" autoComplete="current-password" />
         </Form.Item>
       </Form>
     </Modal>
