@@ -55,9 +55,9 @@ async def main(frames: int, size: int, recipients: int) -> None:
     prefix = f"chat_trio_bench_{uuid.uuid4().hex[:8]}"
     inbox_a, _ = trio.open_memory_channel[HubEvent](4096)
     inbox_b, received = trio.open_memory_channel[HubEvent](4096)
-    a = RedisBus(URL, prefix, inbox_a, buffer=frames)
-    b = RedisBus(URL, prefix, inbox_b)
     users = [f"user-{i}" for i in range(recipients)]
+    a = RedisBus(URL, prefix, inbox_a, local_users=lambda: (), buffer=frames)
+    b = RedisBus(URL, prefix, inbox_b, local_users=lambda: users)
     async with trio.open_nursery() as nursery:
         await nursery.start(a.run)
         await nursery.start(b.run)

@@ -90,7 +90,7 @@ async def serve(
         if stale:
             log.info("removed %d part files of uploads that never finished", stale)
         hub = Hub()
-        bus = open_bus(config, hub.inbox)
+        bus = open_bus(config, hub.inbox, local_users=hub.online_users)
         hub.on_presence = bus.presence_changed
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)

@@ -6,8 +6,6 @@ malformed frame costs its sender an error frame, never the session.
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.protobuf.message import DecodeError
 
 from chat_trio._pb.message_pb2 import Message
@@ -45,9 +43,8 @@ def decode(data: bytes | str) -> Message:
     return message
 
 
-def _new(sender: str, **fields: Any) -> Message:
-    """A Message with ``from`` set (a Python keyword, so not a constructor argument)."""
-    message = Message(**fields)
+def _from(sender: str, message: Message) -> Message:
+    """``message`` with ``from`` set (a Python keyword, so not a constructor argument)."""
     setattr(message, "from", sender)
     return message
 
@@ -65,7 +62,7 @@ def pong_frame() -> bytes:
 
 
 def welcome_frame(user_uuid: str) -> bytes:
-    return _new(SYSTEM, to=user_uuid, content="welcome!").SerializeToString()
+    return _from(SYSTEM, Message(to=user_uuid, content="welcome!")).SerializeToString()
 
 
 def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
@@ -78,8 +75,8 @@ def ack_frame(client_id: str, message_id: int, created_at_ms: int) -> bytes:
 def sync_frame(last_id: int, more: bool) -> bytes:
     """Ends one page of a catch-up: ``id`` is the last message sent (ask again from
     there while ``content`` is "more")."""
-    return _new(
-        SYSTEM, type=FrameType.SYNC, id=last_id, content="more" if more else "done"
+    return _from(
+        SYSTEM, Message(type=FrameType.SYNC, id=last_id, content="more" if more else "done")
     ).SerializeToString()
 
 
@@ -91,8 +88,8 @@ def stored_frame(stored: StoredMessage) -> bytes:
 
 
 def error_frame(code: int, reason: str, client_id: str = "") -> bytes:
-    return _new(
-        SYSTEM, type=FrameType.ERROR, code=code, content=reason, clientId=client_id
+    return _from(
+        SYSTEM, Message(type=FrameType.ERROR, code=code, content=reason, clientId=client_id)
     ).SerializeToString()
 
 
@@ -112,8 +109,7 @@ def group_delivery_frame(stored: StoredMessage) -> bytes:
 
 
 def _stored_frame(stored: StoredMessage, *, sender: str, to: str) -> bytes:
-    return _new(
-        sender,
+    message = Message(
         to=to,
         avatar=stored.avatar,
         fromUsername=stored.from_username,
@@ -123,7 +119,8 @@ def _stored_frame(stored: StoredMessage, *, sender: str, to: str) -> bytes:
         url=stored.url,
         id=stored.id,
         createAt=stored.created_at_ms,
-    ).SerializeToString()
+    )
+    return _from(sender, message).SerializeToString()
 
 
 def relay_frame(message: Message) -> bytes:

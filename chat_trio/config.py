@@ -24,7 +24,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chat_trio.errors import ConfigError
 
@@ -34,13 +34,15 @@ MIB = 1024 * KIB
 
 ENV_PREFIX = "CHAT_TRIO_"
 
+T = TypeVar("T")
 
-def _key(name: str, default: Any) -> Any:
+
+def _key(name: str, default: T) -> T:
     """A field whose TOML key is ``name`` (go-chat's camelCase spelling)."""
     return field(default=default, metadata={"key": name})
 
 
-def _section(name: str, cls: type) -> Any:
+def _section(name: str, cls: type[T]) -> T:
     """A ``[name]`` table of the file, all defaults when left out."""
     return field(default_factory=cls, metadata={"key": name})
 
@@ -203,7 +205,7 @@ class Config:
     def __post_init__(self) -> None:
         _validate(self)
 
-    def replace(self, section: str, **changes: Any) -> Config:
+    def replace(self, section: str, **changes: object) -> Config:
         """A copy with some fields of one section changed (used for CLI flags and tests)."""
         current = getattr(self, section)
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
@@ -309,7 +311,7 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"[{section}] {key}: {value!r} is not one of {', '.join(allowed)}")
 
 
-def _convert(where: str, hint: Any, value: Any, from_env: bool) -> Any:
+def _convert(where: str, hint: object, value: object, from_env: bool) -> object:
     """Check (and for environment strings, parse) one value against its field type."""
     if hint is bool:
         if from_env and isinstance(value, str):
@@ -353,14 +355,14 @@ def _convert(where: str, hint: Any, value: Any, from_env: bool) -> Any:
 
 
 def _build_section(
-    cls: type, section_key: str, table: Mapping[str, Any], env: Mapping[str, str]
-) -> Any:
+    cls: type, section_key: str, table: Mapping[str, object], env: Mapping[str, str]
+) -> object:
     hints = typing.get_type_hints(cls)
     known = {f.metadata["key"]: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in known:
             raise ConfigError(f"[{section_key}] {key}: unknown key")
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, object] = {}
     for key, f in known.items():
         env_name = f"{ENV_PREFIX}{section_key}_{key}".upper()
         if env_name in env:
@@ -388,7 +390,7 @@ def load_config(
     """
     env = os.environ if env is None else env
     config_path = Path(path) if path is not None else Path("config.toml")
-    data: dict[str, Any] = {}
+    data: dict[str, object] = {}
     if config_path.exists():
         try:
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -404,6 +406,8 @@ def load_config(
     for key in data:
         if key not in fields:
             raise ConfigError(f"{key}: unknown key")
+    # Each value was checked against its field's type by _convert or _build_section,
+    # which mypy cannot follow through the field names.
     kwargs: dict[str, Any] = {}
     for key, f in fields.items():
         hint = hints[f.name]

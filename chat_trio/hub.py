@@ -159,6 +159,11 @@ class Hub:
         else:
             self._refused += 1
 
+    def online_users(self) -> tuple[str, ...]:
+        """The users with a live session here: a snapshot (the registry itself is
+        the hub's alone; the bus asks for it when it registers this node)."""
+        return tuple(self._sessions)
+
     def is_online(self, user_uuid: str) -> bool:
         return user_uuid in self._sessions
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 import trio
@@ -16,7 +17,7 @@ from chat_trio.bus import MemoryBus, Revocation, open_bus
 from chat_trio.bus.redis import RedisBus, decode_frame, encode_frame
 from chat_trio.bus.resp import RedisAddress, RedisConnection, ReplyError, encode
 from chat_trio.config import Config
-from chat_trio.hub import Fanout, HubEvent
+from chat_trio.hub import Fanout, Hub, HubEvent, Register
 
 pytestmark = pytest.mark.multinode
 
@@ -42,9 +43,9 @@ def test_resp_encoding_and_address() -> None:
 
 def test_open_bus_follows_the_config() -> None:
     inbox, _ = trio.open_memory_channel[HubEvent](1)
-    assert isinstance(open_bus(Config(), inbox), MemoryBus)
+    assert isinstance(open_bus(Config(), inbox, local_users=lambda: ()), MemoryBus)
     redis_config = Config().replace("msg_channel", channel_type="redis")
-    assert isinstance(open_bus(redis_config, inbox), RedisBus)
+    assert isinstance(open_bus(redis_config, inbox, local_users=lambda: ()), RedisBus)
 
 
 async def test_connection_pipelines_and_reports_errors() -> None:
@@ -71,8 +72,8 @@ async def test_two_buses_share_presence_and_frames(nursery: trio.Nursery) -> Non
     prefix = f"chat_trio_test_{uuid.uuid4().hex[:10]}"
     inbox_a, received_a = trio.open_memory_channel[HubEvent](16)
     inbox_b, _received_b = trio.open_memory_channel[HubEvent](16)
-    a = RedisBus(URL, prefix, inbox_a, heartbeat=0.2, node_ttl=1)
-    b = RedisBus(URL, prefix, inbox_b, heartbeat=0.2, node_ttl=1)
+    a = RedisBus(URL, prefix, inbox_a, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
+    b = RedisBus(URL, prefix, inbox_b, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
     await nursery.start(a.run)
     await nursery.start(b.run)
     await until(lambda: a.health() == "ok" and b.health() == "ok")
@@ -91,9 +92,35 @@ async def test_two_buses_share_presence_and_frames(nursery: trio.Nursery) -> Non
     assert b.statistics().nodes == 2
 
 
+@dataclass(eq=False)
+class Peer:
+    user_uuid: str
+
+    def deliver(self, payload: bytes) -> bool:
+        return True
+
+
+async def test_a_node_registers_the_users_its_hub_holds(nursery: trio.Nursery) -> None:
+    """The hub's registry is the one record of who is online here: a bus that
+    connects after the sessions registered (or reconnects) writes what the hub
+    holds, told nothing through ``presence_changed``."""
+    prefix = f"chat_trio_test_{uuid.uuid4().hex[:10]}"
+    hub = Hub()
+    hub.handle(Register(Peer("alice")))
+    hub.handle(Register(Peer("alice")))
+    hub.handle(Register(Peer("bob")))
+    inbox_b, _ = trio.open_memory_channel[HubEvent](16)
+    a = RedisBus(URL, prefix, hub.inbox, local_users=hub.online_users, heartbeat=0.2, node_ttl=1)
+    b = RedisBus(URL, prefix, inbox_b, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
+    await nursery.start(b.run)
+    await nursery.start(a.run)
+    await until(lambda: b.nodes_elsewhere("alice") == 1 and b.nodes_elsewhere("bob") == 1)
+    assert b.nodes_elsewhere("carol") == 0
+
+
 async def test_unreachable_redis_is_reported_not_raised(nursery: trio.Nursery) -> None:
     inbox, _ = trio.open_memory_channel[HubEvent](1)
-    bus = RedisBus("redis://127.0.0.1:1/0", "chat_trio_test_down", inbox)
+    bus = RedisBus("redis://127.0.0.1:1/0", "chat_trio_test_down", inbox, local_users=lambda: ())
     await nursery.start(bus.run)
     bus.presence_changed("alice", True)
     bus.publish(b"x", ("alice",))
@@ -104,8 +131,8 @@ async def test_a_revocation_reaches_every_other_node(nursery: trio.Nursery) -> N
     prefix = f"chat_trio_test_{uuid.uuid4().hex[:10]}"
     inbox_a, _ = trio.open_memory_channel[HubEvent](16)
     inbox_b, _ = trio.open_memory_channel[HubEvent](16)
-    a = RedisBus(URL, prefix, inbox_a, heartbeat=0.2, node_ttl=1)
-    b = RedisBus(URL, prefix, inbox_b, heartbeat=0.2, node_ttl=1)
+    a = RedisBus(URL, prefix, inbox_a, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
+    b = RedisBus(URL, prefix, inbox_b, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
     heard_by_a: list[Revocation] = []
     heard_by_b: list[Revocation] = []
     two_heard = trio.Event()

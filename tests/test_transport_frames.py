@@ -59,11 +59,13 @@ def test_server_frames_round_trip(size: int) -> None:
 
 def test_binary_frame_is_made_once_per_payload_object() -> None:
     payload = b"x" * 300
-    first = frames.binary_frame(payload)
-    assert frames.binary_frame(payload) is first
+    cache = frames.FrameCache()
+    first = cache.binary_frame(payload)
+    assert cache.binary_frame(payload) is first
     other = bytes(bytearray(payload))  # equal bytes, another object
-    assert frames.binary_frame(other) is not first
-    assert frames.binary_frame(other) == first
+    assert cache.binary_frame(other) is not first
+    assert cache.binary_frame(other) == first
+    assert frames.FrameCache().binary_frame(payload) is not first  # each cache its own
 
 
 def test_close_frame_reason_is_cut_on_a_character_boundary() -> None:

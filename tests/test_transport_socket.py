@@ -39,10 +39,11 @@ def open_ws(
     backlog: int = 1000,
     max_message: int = 1 << 20,
     backlog_bytes: int = 1 << 30,
+    frame_cache: frames.FrameCache | None = None,
 ) -> WebSocket:
     return WebSocket(
         server, max_message_bytes=max_message, max_backlog_frames=backlog,
-        max_backlog_bytes=backlog_bytes,
+        max_backlog_bytes=backlog_bytes, frame_cache=frame_cache or frames.FrameCache(),
     )
 
 
@@ -164,7 +165,7 @@ async def test_a_partly_written_frame_counts_whole(
 ) -> None:
     server, client = pair
     ws = open_ws(server, backlog=1000, backlog_bytes=150_000)
-    big = frames.binary_frame(b"b" * 100_000)
+    big = frames.frame(frames.OP_BINARY, b"b" * 100_000)
     ws.send_nowait(b"b" * 100_000)  # an empty backlog takes any frame
     assert 0 < ws._head_sent < len(big)
     assert ws.backlog_bytes == len(big)  # held whole, however much was written
@@ -173,6 +174,33 @@ async def test_a_partly_written_frame_counts_whole(
     ws.send_nowait(b"c" * 40_000)  # but this fits
     assert ws.backlog_frames == 2
     await close_while_reading(ws, client)
+
+
+async def test_websockets_sharing_a_cache_frame_a_payload_once(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """What a fan-out relies on: the same payload object, sent on every socket of
+    a server, is one frame object (seen here in the backlogs behind full sockets)."""
+    other_pair = socket.socketpair()
+    try:
+        cache = frames.FrameCache()
+        sockets = [pair, other_pair]
+        for _, client in sockets:
+            client.setblocking(False)
+        sockets[1][0].setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        ws = [open_ws(server, frame_cache=cache) for server, _ in sockets]
+        for each in ws:
+            each.send_nowait(b"b" * 100_000)  # more than the kernel takes: a backlog
+        payload = b"m" * 500
+        for each in ws:
+            each.send_nowait(payload)
+        assert ws[0]._backlog[-1] is ws[1]._backlog[-1]
+        assert ws[0]._backlog[-1] == frames.frame(frames.OP_BINARY, payload)
+        for each, (_, client) in zip(ws, sockets, strict=True):
+            await close_while_reading(each, client)
+    finally:
+        for s in other_pair:
+            s.close()
 
 
 async def test_receive_reads_no_more_than_the_reader_may_hold() -> None:

@@ -16,10 +16,10 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat_trio import intake
 from chat_trio.client import Message
 from chat_trio.config import Config
 from chat_trio.errors import ConfigError, ProtocolError
+from chat_trio.intake import content
 from chat_trio.model import ContentType, FrameType
 from chat_trio.transport import frames
 from tests.conftest import MakeUser, Server, User
@@ -122,25 +122,25 @@ def test_stepwise_base64_decodes_like_b64decode_strict(text: str, step: int) -> 
         expected = None
     if expected is None:
         with pytest.raises(ProtocolError):
-            intake.decode_base64(text, step=step)
+            content.decode_base64(text, step=step)
     else:
-        assert intake.decode_base64(text, step=step) == expected
-        assert intake.decode_base64("xx," + text, 3, step=step) == expected
+        assert content.decode_base64(text, step=step) == expected
+        assert content.decode_base64("xx," + text, 3, step=step) == expected
 
 
 async def test_a_large_data_url_is_decoded_off_the_event_loop() -> None:
     """Other tasks run while it is decoded (it waits on a worker thread)."""
     data = bytes(range(256)) * 2048  # 512 KiB: above DECODE_IN_THREAD_CHARS once encoded
     url = "data:image/png;base64," + base64.b64encode(data).decode()
-    assert len(url) > intake.DECODE_IN_THREAD_CHARS
+    assert len(url) > content.DECODE_IN_THREAD_CHARS
     others_ran = trio.Event()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_set, others_ran)
-            assert await intake.decode_data_url(url, 1 << 20) == data
+            assert await content.decode_data_url(url, 1 << 20) == data
             assert others_ran.is_set()
     with pytest.raises(ProtocolError) as refused:
-        await intake.decode_data_url(url, len(data) // 2)  # told from the length alone
+        await content.decode_data_url(url, len(data) // 2)  # told from the length alone
     assert refused.value.code == 413
 
 

@@ -21,6 +21,8 @@ from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
 
+__all__ = ["create_app"]
+
 log = logging.getLogger(__name__)
 
 #: Room for the multipart wrapping around an upload of the largest allowed size.

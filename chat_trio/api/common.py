@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
 
 import trio
 from quart import Response, current_app, jsonify, request, websocket
@@ -28,7 +29,7 @@ def services() -> Services:
     return cast(Services, current_app.extensions[EXTENSION_KEY])
 
 
-def ok(data: Any = None, status: int = 200) -> Response:
+def ok(data: object = None, status: int = 200) -> Response:
     response = jsonify({"code": 0, "msg": "SUCCESS", "data": data})
     response.status_code = status
     return response
@@ -119,7 +120,7 @@ async def json_body() -> dict[str, Any]:
 
 
 def text_field(
-    body: dict[str, Any], name: str, *, required: bool = False, max_length: int = 255
+    body: Mapping[str, object], name: str, *, required: bool = False, max_length: int = 255
 ) -> str:
     value = body.get(name, "")
     if value is None:
@@ -140,7 +141,48 @@ def iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).isoformat(timespec="milliseconds")
 
 
-def user_json(user: User) -> dict[str, Any]:
+class UserJson(TypedDict):
+    """A user in the HTTP API (go-chat's shape)."""
+
+    uuid: str
+    username: str
+    nickname: str
+    #: "" unless the viewer is this user (see :func:`user_json_for`).
+    email: str
+    avatar: str
+
+
+class GroupJson(TypedDict):
+    """A group in the HTTP API."""
+
+    uuid: str
+    groupId: int
+    #: The owner's user id.
+    userId: int
+    #: ISO 8601, in milliseconds, UTC.
+    createAt: str
+    name: str
+    notice: str
+
+
+class MessageJson(TypedDict):
+    """A stored message in the HTTP API (history and catch-up)."""
+
+    id: int
+    fromUserId: str
+    toUserId: str
+    content: str
+    contentType: int
+    messageType: int
+    url: str
+    #: ISO 8601, in milliseconds, UTC.
+    createAt: str
+    fromUsername: str
+    toUsername: str
+    avatar: str
+
+
+def user_json(user: User) -> UserJson:
     """A user as their own account sees it (register, login, /user/me): with the email."""
     return {
         "uuid": user.uuid,
@@ -151,7 +193,7 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def user_json_for(viewer: User, user: User) -> dict[str, Any]:
+def user_json_for(viewer: User, user: User) -> UserJson:
     """``user`` as ``viewer`` may see them: the email only when it is their own.
 
     An address is private to its owner. The key stays, empty, because go-chat's
@@ -163,7 +205,7 @@ def user_json_for(viewer: User, user: User) -> dict[str, Any]:
     return shown
 
 
-def group_json(group: Group) -> dict[str, Any]:
+def group_json(group: Group) -> GroupJson:
     return {
         "uuid": group.uuid,
         "groupId": group.id,
@@ -174,7 +216,7 @@ def group_json(group: Group) -> dict[str, Any]:
     }
 
 
-def message_json(m: StoredMessage) -> dict[str, Any]:
+def message_json(m: StoredMessage) -> MessageJson:
     return {
         "id": m.id,
         "fromUserId": m.from_uuid,

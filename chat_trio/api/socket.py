@@ -30,6 +30,7 @@ from chat_trio.auth import COOKIE_NAME, CheckedToken, LoginWatch
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
 from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TRY_AGAIN_LATER, Session
+from chat_trio.transport.frames import FrameCache
 from chat_trio.transport.frontdoor import HEAD_TIMEOUT_SECONDS, refuse, send_all
 from chat_trio.transport.handshake import RequestHead, accept_response, upgrade_problem
 from chat_trio.transport.websocket import WebSocket
@@ -81,6 +82,8 @@ class SocketEndpoint:
         #: back exactly once when the handshake fails or the session ends.
         self._slots: dict[str, int] = {}
         self._proxies = trusted_proxies(services.config.server.trusted_proxies)
+        #: Shared by every session's WebSocket: a fan-out frames its payload once.
+        self._frame_cache = FrameCache()
 
     def wants(self, request: RequestHead) -> bool:
         return request.path in PATHS and request.wants_websocket
@@ -180,6 +183,7 @@ class SocketEndpoint:
             max_message_bytes=s.config.limits.max_frame_bytes,
             max_backlog_frames=s.config.limits.outbox_frames,
             max_backlog_bytes=s.config.limits.outbox_bytes,
+            frame_cache=self._frame_cache,
             max_fragments=s.config.limits.max_fragments,
             buffered=buffered,
         )

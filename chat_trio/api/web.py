@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Required, TypedDict
 
 import trio
 from quart import Blueprint, Response, current_app, request
@@ -161,12 +161,20 @@ async def static_file(name: str) -> Response:
     raise ProtocolError(404, "no such route")
 
 
+class IceServer(TypedDict, total=False):
+    """One entry of ``iceServers``, as ``RTCPeerConnection`` takes it."""
+
+    urls: Required[list[str]]
+    username: str
+    credential: str
+
+
 @blueprint.get("/client-config")
 async def client_config() -> Response:
     config = services().config
-    ice: list[dict[str, Any]] = []
+    ice: list[IceServer] = []
     if config.webrtc.ice_servers:
-        server: dict[str, Any] = {"urls": list(config.webrtc.ice_servers)}
+        server: IceServer = {"urls": list(config.webrtc.ice_servers)}
         if config.webrtc.turn_username:
             server["username"] = config.webrtc.turn_username
             server["credential"] = config.webrtc.turn_credential

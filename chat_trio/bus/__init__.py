@@ -16,6 +16,8 @@ publish into :class:`~chat_trio.hub.Fanout` events on the local hub's inbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 import trio
 
 from chat_trio.bus.base import Bus, BusStatistics, Revocation
@@ -24,13 +26,24 @@ from chat_trio.config import Config
 from chat_trio.hub import HubEvent
 
 
-def open_bus(config: Config, hub_inbox: trio.MemorySendChannel[HubEvent]) -> Bus:
-    """The bus ``[msgChannelType] channelType`` names. Start it with ``nursery.start(bus.run)``."""
+def open_bus(
+    config: Config,
+    hub_inbox: trio.MemorySendChannel[HubEvent],
+    *,
+    local_users: Callable[[], Collection[str]],
+) -> Bus:
+    """The bus ``[msgChannelType] channelType`` names. Start it with ``nursery.start(bus.run)``.
+
+    ``hub_inbox`` takes the frames other nodes send; ``local_users`` says who has a
+    session here (the hub's :meth:`~chat_trio.hub.Hub.online_users`, its one owner).
+    """
     channel = config.msg_channel
     if channel.channel_type == "redis":
         from chat_trio.bus.redis import RedisBus
 
-        return RedisBus(channel.redis_url, channel.redis_prefix, hub_inbox)
+        return RedisBus(
+            channel.redis_url, channel.redis_prefix, hub_inbox, local_users=local_users
+        )
     return MemoryBus()
 
 

@@ -18,7 +18,13 @@ a recipient, carrying only that node's recipients. A crashed node stops
 refreshing its key; within NODE_TTL s the others drop its users.
 
 Nothing here is awaited by the hub, the writer or the intake: ``publish`` and
-``presence_changed`` only touch memory and wake the pump task. When Redis is
+``presence_changed`` only touch memory and wake the pump task.
+
+Who is online on this node is the hub's registry, and only the hub's: the bus
+keeps no copy. ``presence_changed`` queues the change for Redis; when the node
+(re)registers, it asks the hub for the whole set through ``local_users`` (a
+synchronous snapshot, taken between two awaits of the bus's own task, so the
+hub never waits on it and the set cannot change while it is copied). When Redis is
 unreachable the node keeps serving its own sessions, logs the outage once,
 reports it through :meth:`RedisBus.health`, keeps up to BUFFER frames for
 other nodes (the oldest are dropped first: the database has them), and
@@ -39,7 +45,7 @@ import logging
 import struct
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import trio
 
@@ -120,7 +126,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 class RedisBus:
-    """Live delivery and presence across nodes through one Redis server."""
+    """Live delivery and presence across nodes through one Redis server.
+
+    Args:
+        hub_inbox: where frames from other nodes go (the local hub's inbox).
+        local_users: the users with a session on this node now (the hub's
+            :meth:`~chat_trio.hub.Hub.online_users`); called on each registration.
+    """
 
     def __init__(
         self,
@@ -128,6 +140,7 @@ class RedisBus:
         prefix: str,
         hub_inbox: trio.MemorySendChannel[HubEvent],
         *,
+        local_users: Callable[[], Collection[str]],
         node_id: str | None = None,
         heartbeat: float = HEARTBEAT,
         node_ttl: int = NODE_TTL,
@@ -145,9 +158,10 @@ class RedisBus:
         self._nodes_key = f"{p}:nodes"
         self._presence_channel = f"{p}:presence"
         self._prefix = p
-        #: Users with at least one session on this node (the truth, kept by the hub).
-        self._local: set[str] = set()
-        #: Presence changes of local users not yet written to Redis.
+        #: Users with at least one session on this node, asked of the hub.
+        self._local_users = local_users
+        #: Presence changes of local users not yet written to Redis (the whole set
+        #: is written on registration, and these are dropped then).
         self._pending: dict[str, bool] = {}
         #: Frames waiting for the pump: (payload, recipients).
         self._outbox: deque[tuple[bytes, tuple[str, ...]]] = deque(maxlen=buffer)
@@ -193,10 +207,6 @@ class RedisBus:
         self._wake()
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:
-        if online:
-            self._local.add(user_uuid)
-        else:
-            self._local.discard(user_uuid)
         self._pending[user_uuid] = online
         self._wake()
 
@@ -330,7 +340,7 @@ class RedisBus:
     async def _register(self, command: RedisConnection) -> None:
         """Write this node's liveness and its whole user set, and tell the others."""
         me = self._node_id
-        users = sorted(self._local)
+        users = sorted(self._local_users())
         self._pending.clear()
         ttl = self._node_ttl
         commands: list[tuple[Arg, ...]] = [

@@ -12,13 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 import trio
 from sqlalchemy import (
+    Column,
+    ColumnElement,
     Connection,
     CursorResult,
     Engine,
+    Row,
+    Select,
     and_,
     func,
     insert,
@@ -37,6 +41,8 @@ from chat_trio.storage.schema import Schema
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: The column types of a row or result, whatever they are.
+Ts = TypeVarTuple("Ts")
 
 #: How many messages a history call returns when it names no limit.
 DEFAULT_HISTORY_LIMIT = 200
@@ -51,7 +57,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _new_id(result: CursorResult[Any]) -> int:
+def _new_id(result: CursorResult[*Ts]) -> int:
     """The primary key an INSERT of one row created."""
     key = result.inserted_primary_key
     if key is None or key[0] is None:
@@ -77,7 +83,7 @@ class SqlStore:
 
     # -- plumbing -----------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         try:
             return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
         except IntegrityError as exc:
@@ -144,7 +150,7 @@ class SqlStore:
     # -- users --------------------------------------------------------------------
 
     @staticmethod
-    def _user(row: Any) -> User:
+    def _user(row: Row[*Ts]) -> User:
         m = row._mapping
         return User(
             id=m["id"],
@@ -155,7 +161,7 @@ class SqlStore:
             avatar=m["avatar"],
         )
 
-    def _user_columns(self) -> list[Any]:
+    def _user_columns(self) -> list[Column[int] | Column[str]]:
         u = self.schema.users
         return [u.c.id, u.c.uuid, u.c.username, u.c.nickname, u.c.email, u.c.avatar]
 
@@ -185,7 +191,7 @@ class SqlStore:
 
         return await self._run(run)
 
-    async def _one_user(self, where: Any) -> User | None:
+    async def _one_user(self, where: ColumnElement[bool]) -> User | None:
         def run() -> User | None:
             with self.engine.connect() as conn:
                 row = conn.execute(select(*self._user_columns()).where(where)).first()
@@ -227,7 +233,7 @@ class SqlStore:
     async def update_user(
         self, user_id: int, *, nickname: str, email: str, password_hash: str | None
     ) -> None:
-        values: dict[str, Any] = {"nickname": nickname, "email": email, "updated_at": now_ms()}
+        values: dict[str, object] = {"nickname": nickname, "email": email, "updated_at": now_ms()}
         if password_hash is not None:
             values["password_hash"] = password_hash
         await self._update_user(user_id, values)
@@ -235,7 +241,7 @@ class SqlStore:
     async def set_avatar(self, user_id: int, avatar: str) -> None:
         await self._update_user(user_id, {"avatar": avatar, "updated_at": now_ms()})
 
-    async def _update_user(self, user_id: int, values: dict[str, Any]) -> None:
+    async def _update_user(self, user_id: int, values: dict[str, object]) -> None:
         u = self.schema.users
 
         def run() -> None:
@@ -281,7 +287,7 @@ class SqlStore:
     # -- groups -------------------------------------------------------------------
 
     @staticmethod
-    def _group(row: Any) -> Group:
+    def _group(row: Row[*Ts]) -> Group:
         m = row._mapping
         return Group(
             id=m["id"],
@@ -292,7 +298,7 @@ class SqlStore:
             created_at_ms=m["created_at"],
         )
 
-    async def _one_group(self, where: Any) -> Group | None:
+    async def _one_group(self, where: ColumnElement[bool]) -> Group | None:
         g = self.schema.groups
 
         def run() -> Group | None:
@@ -417,7 +423,7 @@ class SqlStore:
                 out.append((stored_fresh[id(first)], False))
         return out
 
-    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, object]]) -> list[int]:
         if not rows:
             return []
         t = self.schema.messages
@@ -446,7 +452,7 @@ class SqlStore:
         return {(r.from_user_id, r.client_id): (r.id, r.created_at) for r in rows}
 
     @staticmethod
-    def _row(m: NewMessage) -> dict[str, Any]:
+    def _row(m: NewMessage) -> dict[str, object]:
         return {
             "from_user_id": m.sender.id,
             "to_user_id": m.to_id,
@@ -517,7 +523,7 @@ class SqlStore:
         return await self._history(where, limit, None, after)
 
     async def _history(
-        self, where: Any, limit: int, before: int | None, after: int | None
+        self, where: ColumnElement[bool], limit: int, before: int | None, after: int | None
     ) -> list[StoredMessage]:
         t, g = self.schema.messages, self.schema.groups
         sender, target = self.schema.users.alias("sender"), self.schema.users.alias("target")
@@ -606,7 +612,7 @@ class SqlStore:
 
         return await self._run(run)
 
-    def _usage(self, user_id: int, t: int) -> Any:
+    def _usage(self, user_id: int, t: int) -> Select[int]:
         f = self.schema.files
         return select(func.coalesce(func.sum(f.c.size), 0)).where(
             f.c.user_id == user_id,

@@ -2,9 +2,11 @@
 
 The server never masks and never fragments, so a frame it sends is a small
 header in front of the payload, and the same bytes go to every recipient of
-the same payload. :func:`binary_frame` keeps the last payload it framed and
-hands back the same frame object when it is asked again for that very object:
-a fan-out to a thousand members frames once, not a thousand times.
+the same payload. A :class:`FrameCache` keeps the last payload it framed and
+hands back the same frame object when it is asked again for that very object;
+the WebSockets of one server share one (the socket endpoint makes it and
+gives it to each), so a fan-out to a thousand members frames once, not a
+thousand times.
 
 :class:`FrameReader` takes the bytes a client sent, in whatever pieces they
 arrived, and yields whole messages (fragments joined, masks removed) and
@@ -79,21 +81,29 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return header + payload
 
 
-_last_payload: bytes = b""
-_last_frame: bytes = frame(OP_BINARY, b"")
+class FrameCache:
+    """The binary frame of the last payload framed, for the WebSockets that share it.
 
-
-def binary_frame(payload: bytes) -> bytes:
-    """``payload`` as one binary frame; the same object for the same payload object.
-
-    The check is by identity: the module keeps a reference to the last payload,
-    so its id cannot be reused for other bytes while it is remembered.
+    The hub hands the same payload object to every session of a fan-out, one
+    after the other, so remembering one payload is enough, and the check costs
+    the same however many members there are. It is by identity: the cache keeps
+    a reference to the last payload, so its id cannot be reused for other bytes
+    while it is remembered (at most one payload and one frame are held).
+    Not thread-safe: the WebSockets sharing one run in one Trio thread.
     """
-    global _last_payload, _last_frame
-    if payload is not _last_payload:
-        _last_frame = frame(OP_BINARY, payload)
-        _last_payload = payload
-    return _last_frame
+
+    __slots__ = ("_frame", "_payload")
+
+    def __init__(self) -> None:
+        self._payload = b""
+        self._frame = frame(OP_BINARY, b"")
+
+    def binary_frame(self, payload: bytes) -> bytes:
+        """``payload`` as one binary frame; the same object for the same payload object."""
+        if payload is not self._payload:
+            self._frame = frame(OP_BINARY, payload)
+            self._payload = payload
+        return self._frame
 
 
 def close_frame(code: int, reason: str = "") -> bytes:

@@ -53,7 +53,7 @@ import math
 import resource
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -62,7 +62,7 @@ from hypercorn.protocol import ProtocolWrapper
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.task_group import TaskGroup
 from hypercorn.trio.worker_context import WorkerContext
-from hypercorn.typing import ConnectionState, LifespanState
+from hypercorn.typing import ConnectionState, Framework, LifespanState
 from hypercorn.utils import parse_socket_addr, wrap_app
 
 from chat_trio.transport.handshake import RequestHead, refusal_response
@@ -332,7 +332,7 @@ class FrontDoor:
 
     def __init__(
         self,
-        app: Any,
+        app: Framework,
         config: HypercornConfig,
         upgrades: UpgradeHandler,
         *,

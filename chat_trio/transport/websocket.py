@@ -3,7 +3,8 @@
 Why: an awaited send per frame (wake the writer task, then Trio's send path)
 costs more than everything else a delivery does. Here the hub's synchronous
 ``deliver()`` reaches :meth:`WebSocket.send_nowait`, which frames the payload
-(once per distinct payload, see frames.py) and writes it straight to the
+(once per distinct payload for all the sockets sharing a
+:class:`~chat_trio.transport.frames.FrameCache`) and writes it straight to the
 kernel with one non-blocking ``send()`` when nothing is queued before it. Only
 what the socket cannot take right now goes to the backlog, and only then does
 the writer task (:meth:`WebSocket.run_writer`) have work: it waits until the
@@ -86,6 +87,8 @@ class WebSocket:
         max_backlog_bytes: bytes of those frames past which ``send_nowait``
             raises ``trio.WouldBlock``.
         max_fragments: frames one received message may come in (1009 above).
+        frame_cache: frames what ``send_nowait`` sends; the WebSockets of one
+            server share one, so a fan-out frames each payload once.
         buffered: bytes already read past the handshake (the client may send
             its first frame right behind it).
     """
@@ -97,11 +100,13 @@ class WebSocket:
         max_message_bytes: int,
         max_backlog_frames: int,
         max_backlog_bytes: int,
+        frame_cache: frames.FrameCache,
         max_fragments: int = frames.DEFAULT_MAX_FRAGMENTS,
         buffered: bytes = b"",
     ) -> None:
         sock.setblocking(False)
         self._sock = sock
+        self._frames = frame_cache
         self._reader = frames.FrameReader(max_message_bytes, max_fragments=max_fragments)
         if buffered:
             self._reader.feed(buffered)
@@ -134,7 +139,7 @@ class WebSocket:
         """
         if self._closing or self._broken:
             raise TransportClosed(self.close_code)
-        self._send_frame(frames.binary_frame(payload))
+        self._send_frame(self._frames.binary_frame(payload))
 
     def _send_frame(self, data: bytes) -> None:
         backlog = self._backlog

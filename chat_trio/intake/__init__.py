@@ -1,0 +1,159 @@
+"""What happens to a frame a client sent: charge, authorize, then persist or relay.
+
+:meth:`Intake.handle` is the path of one frame, top to bottom:
+
+1. Charge it to the session's flood budget, before any work is done on it
+   (:mod:`~chat_trio.intake.flood`; a large frame costs more).
+2. Stamp the sender: ``from``, ``fromUsername`` and ``avatar`` are overwritten
+   with the authenticated user's, whatever the frame said.
+3. By frame type:
+
+   - a chat message (content types 1-5): its addressee and recipients
+     (:mod:`~chat_trio.intake.authorize`), then its content, files stored first
+     (:mod:`~chat_trio.intake.content`), then the store writer, which stores,
+     acks and delivers it (:class:`PersistRequest`);
+   - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
+   - ``ack`` and ``error``: refused, the server sends those;
+   - everything else (calls, signaling, video and screen frames): capped by
+     kind, addressed to one user, and relayed, never stored
+     (:mod:`~chat_trio.intake.relay`).
+
+4. Count it (``messages_received`` by kind, or ``messages_refused`` by code).
+
+A refused frame raises :class:`~chat_trio.errors.ProtocolError`, which the
+session answers with an error frame; a lookup the database could not answer is
+refused with 503 and the session goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from chat_trio import codec
+from chat_trio.bus import Bus, MemoryBus
+from chat_trio.config import LimitsConfig
+from chat_trio.directory import Directory
+from chat_trio.errors import ProtocolError, StorageError
+from chat_trio.files import FileStore
+from chat_trio.hub import Flush, HubEvent
+from chat_trio.intake import authorize, relay
+from chat_trio.intake.catchup import CatchUp
+from chat_trio.intake.content import stored_content
+from chat_trio.intake.flood import FloodGuard
+from chat_trio.metrics import Metrics
+from chat_trio.model import STORED_CONTENT_TYPES, ContentType, FrameType, MessageType, NewMessage
+from chat_trio.session import Session
+from chat_trio.storage import Store
+
+__all__ = ["Intake", "PersistRequest"]
+
+#: The ``messages_received`` label of each stored content type.
+_KIND: dict[int, str] = {
+    ContentType.TEXT: "text",
+    ContentType.FILE: "file",
+    ContentType.IMAGE: "image",
+    ContentType.AUDIO: "audio",
+    ContentType.VIDEO: "video",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PersistRequest:
+    """A chat message for the store writer, with who asked and who receives it."""
+
+    message: NewMessage
+    origin: Session
+    #: Every user whose sessions get the stored message, the sender included (its
+    #: other sessions see what it sent; ``origin`` itself is skipped).
+    recipients: tuple[str, ...]
+    #: trio.current_time() when the frame arrived, for the delivery latency metric.
+    received_at: float = 0.0
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        directory: Directory,
+        files: FileStore,
+        limits: LimitsConfig,
+        hub_inbox: trio.MemorySendChannel[HubEvent],
+        persist: trio.MemorySendChannel[PersistRequest | Flush],
+        metrics: Metrics | None = None,
+        bus: Bus | None = None,
+        is_online: Callable[[str], bool] = lambda _uuid: True,
+    ) -> None:
+        self._flood = FloodGuard(limits)
+        self._directory = directory
+        self._files = files
+        self._limits = limits
+        self._persist = persist
+        self._catch_up = CatchUp(store, hub_inbox, limits)
+        self._relay = relay.Relay(hub_inbox, bus or MemoryBus())
+        #: Whether a user has a live session on any node (refuses calls to nobody).
+        self._is_online = is_online
+        self._metrics = metrics or Metrics()
+
+    async def handle(self, session: Session, message: codec.Message) -> None:
+        """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
+        try:
+            kind = await self._take(session, message)
+        except StorageError:
+            # A lookup the caches could not answer, while the database is away: the
+            # frame is refused like any other, and the session goes on.
+            self._metrics.messages_refused.labels("503").inc()
+            raise ProtocolError(503, "the database is not available; try again") from None
+        except ProtocolError as refused:
+            self._metrics.messages_refused.labels(str(refused.code)).inc()
+            raise
+        self._metrics.messages_received.labels(kind).inc()
+
+    async def _take(self, session: Session, message: codec.Message) -> str:
+        """The path of one frame; returns the ``messages_received`` label it counts as."""
+        size = message.ByteSize()
+        self._flood.charge(session, size)
+        sender = session.user
+        message.avatar = sender.avatar
+        message.fromUsername = sender.username
+        setattr(message, "from", sender.uuid)  # `from` is a Python keyword
+        if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
+            # Counted as what is stored: the type the bytes of a file turned out to be.
+            return _KIND.get(await self._chat(session, message), "chat")
+        if message.type == FrameType.SYNC:
+            await self._catch_up.send_page(session, message.id)
+            return "sync"
+        if message.type in (FrameType.ACK, FrameType.ERROR):
+            raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
+        relay.check_size(message, size, self._limits)
+        to = await authorize.relay_target(self._directory, message, self._is_online)
+        await self._relay.send(message, to)
+        return "signaling" if message.type == FrameType.WEBRTC else "call"
+
+    async def _chat(self, session: Session, message: codec.Message) -> int:
+        """Hand a chat message to the store writer; its stored content type."""
+        if len(message.clientId) > 64:
+            raise ProtocolError(400, "clientId is longer than 64 characters")
+        addressee = await authorize.chat_addressee(self._directory, session.user, message)
+        content = await stored_content(
+            message, self._files, owner=session.user, max_text_chars=self._limits.max_text_chars
+        )
+        new = NewMessage(
+            sender=session.user,
+            to_uuid=message.to,
+            to_id=addressee.to_id,
+            message_type=MessageType(message.messageType),
+            content_type=content.content_type,
+            content=content.content,
+            url=content.url,
+            client_id=message.clientId,
+            created_at_ms=time.time_ns() // 1_000_000,
+        )
+        await self._persist.send(
+            PersistRequest(new, session, addressee.recipients, received_at=trio.current_time())
+        )
+        return content.content_type
