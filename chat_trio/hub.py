@@ -167,9 +167,6 @@ class Hub:
     def is_online(self, user_uuid: str) -> bool:
         return user_uuid in self._sessions
 
-    def session_count(self, user_uuid: str) -> int:
-        return len(self._sessions.get(user_uuid, ()))
-
     def statistics(self) -> HubStatistics:
         return HubStatistics(
             users_online=len(self._sessions),
