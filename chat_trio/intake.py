@@ -1,7 +1,8 @@
 """What happens to a frame a client sent: validate, authorize, then persist or relay.
 
 The sender is whoever the session authenticated: ``from``, ``fromUsername`` and
-``avatar`` are overwritten with that user's, whatever the frame said. Chat
+``avatar`` are overwritten with that user's current profile (from the directory,
+so a change made while the session is open shows), whatever the frame said. Chat
 messages (content types 1-5) must name an existing user, or a group the sender
 belongs to; their files are stored first, then the message goes to the store
 writer, which stores, acks and delivers it. Everything else (calls, signaling,
@@ -179,15 +180,18 @@ class Intake:
     async def _handle(self, session: Session, message: codec.Message) -> None:
         size = message.ByteSize()
         self._spend(session, 1 + size // BYTES_PER_TOKEN)
-        sender = session.user
+        # The current profile (a dict hit): it may have changed since the session opened.
+        sender = await self._directory.user(session.user_uuid)
+        if sender is None:
+            raise ProtocolError(404, "your account does not exist")
         message.avatar = sender.avatar
         message.fromUsername = sender.username
         setattr(message, "from", sender.uuid)  # `from` is a Python keyword
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             # Counted as what is stored: the type the bytes of a file turned out to be.
-            kind = _KIND.get(await self._chat(session, message), "chat")
+            kind = _KIND.get(await self._chat(session, message, sender), "chat")
         elif message.type == FrameType.SYNC:
-            await self._sync(session, message.id)
+            await self._sync(session, sender, message.id)
             kind = "sync"
         elif message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
@@ -218,12 +222,12 @@ class Intake:
             429, "too many messages: slow down", retry_after=guard.bucket.retry_after(now, cost)
         )
 
-    async def _sync(self, session: Session, after: int) -> None:
+    async def _sync(self, session: Session, sender: User, after: int) -> None:
         """Catch-up: one page of what the user can see after id ``after``, in id order,
         as live delivery would have sent it, then a ``sync`` marker (more or done).
         Through the hub, like every frame a session gets. A page ends early (and
         says more) at half the outbox's bytes, one message at least."""
-        page = await self._store.messages_after(session.user, after, limit=self._sync_page)
+        page = await self._store.messages_after(sender, after, limit=self._sync_page)
         more = len(page) == self._sync_page
         last = after
         budget = self._sync_page_bytes
@@ -264,7 +268,7 @@ class Intake:
         if size > limit:
             raise ProtocolError(413, f"{what} may be at most {limit} bytes; this one is {size}")
 
-    async def _chat(self, session: Session, message: codec.Message) -> int:
+    async def _chat(self, session: Session, message: codec.Message, sender: User) -> int:
         """Hand a chat message to the store writer; its stored content type."""
         if len(message.clientId) > 64:
             raise ProtocolError(400, "clientId is longer than 64 characters")
@@ -277,22 +281,22 @@ class Intake:
                 raise ProtocolError(404, "no such user")
             to_id = target.id
             # The sender too: its other sessions (tabs, devices) see what it sent.
-            me = session.user.uuid
+            me = sender.uuid
             recipients = (target.uuid,) if target.uuid == me else (target.uuid, me)
         elif message.messageType == MessageType.GROUP:
             view = await self._directory.group(message.to)
             if view is None:
                 raise ProtocolError(404, "no such group")
-            if session.user.uuid not in view.member_uuids:
+            if sender.uuid not in view.member_uuids:
                 raise ProtocolError(403, "you are not a member of this group")
             to_id = view.group.id
             recipients = view.members  # the sender included, for its other sessions
         else:
             raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 
-        content_type, content, url = await self._content(message, session.user)
+        content_type, content, url = await self._content(message, sender)
         new = NewMessage(
-            sender=session.user,
+            sender=sender,
             to_uuid=message.to,
             to_id=to_id,
             message_type=MessageType(message.messageType),

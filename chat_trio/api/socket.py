@@ -148,7 +148,6 @@ class SocketEndpoint:
         if self._shutting_down:
             await refuse(sock, 503, "the server is shutting down")
             return None
-        s.directory.remember(checked.user)
         if not self._reserve(checked.user.uuid):
             await refuse(sock, 429, "too many open sessions for this user")
             return None
