@@ -35,6 +35,7 @@ from typing import TypeVar
 import trio
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from werkzeug.http import parse_cookie
 
 from chat_trio.bus.base import Revocation
 from chat_trio.config import AuthConfig, LimitsConfig
@@ -67,6 +68,22 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def carried_token(authorization: str, cookie_header: str, query_token: str = "") -> str:
+    """The login token a request carries, or "": ``Authorization: Bearer``, then the
+    session cookie, then ``query_token`` (``?token=``, which only the WebSocket
+    handshake passes: a browser cannot set headers on it).
+
+    Args:
+        authorization: the Authorization header ("" when absent).
+        cookie_header: the Cookie header, several joined with "; " ("" when absent).
+        query_token: the ``token`` query argument, where one is accepted.
+    """
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    cookie = parse_cookie(cookie_header).get(COOKIE_NAME, "")
+    return cookie or query_token
 
 
 @dataclass(frozen=True, slots=True)
