@@ -10,10 +10,12 @@ A login token is 32 random bytes; the database keeps only its SHA-256, so a
 copy of the table hands out no logins. A node caches the tokens it checked for
 up to TOKEN_CACHE_SECONDS, never past the token's own expiry. The cache keeps
 whose a token is (the user's id and uuid), not the user's profile: that is the
-directory's (directory.py), so a profile change shows in every login at once. Ending a login (a
-logout, a password change ending the other logins) drops it from the cache,
-closes the WebSocket sessions opened with it (:class:`LiveLogins`) and is
-handed to ``on_revoked`` (the bus), which tells the other nodes to do the same.
+directory's (directory.py), so a profile change shows in every login at once.
+
+Ending a login (a logout, a password change ending the other logins) drops it
+from the cache, closes the WebSocket sessions opened with it
+(:class:`LiveLogins`) and is handed to ``on_revoked`` (the bus), which tells the
+other nodes to do the same.
 
 Failed logins are counted per username and per client address, and charged
 before the password is checked: a burst of parallel guesses gets at most the
