@@ -97,7 +97,7 @@ async def serve(
         metrics.watch_bus(bus.statistics)
         writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
-        accounts = Accounts(store, config.auth, config.limits)
+        accounts = Accounts(store, config.auth, config.limits, directory=directory)
         # A login ended on any node ends on every node: its cache entry and sessions.
         accounts.on_revoked = bus.publish_revocation
         bus.on_revocation = accounts.forget

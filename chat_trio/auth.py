@@ -8,10 +8,14 @@ flood of registrations cannot make logins wait behind it.
 
 A login token is 32 random bytes; the database keeps only its SHA-256, so a
 copy of the table hands out no logins. A node caches the tokens it checked for
-up to TOKEN_CACHE_SECONDS, never past the token's own expiry. Ending a login (a
-logout, a password change ending the other logins) drops it from the cache,
-closes the WebSocket sessions opened with it (:class:`LiveLogins`) and is
-handed to ``on_revoked`` (the bus), which tells the other nodes to do the same.
+up to TOKEN_CACHE_SECONDS, never past the token's own expiry. The cache keeps
+whose a token is (the user's id and uuid), not the user's profile: that is the
+directory's (directory.py), so a profile change shows in every login at once.
+
+Ending a login (a logout, a password change ending the other logins) drops it
+from the cache, closes the WebSocket sessions opened with it
+(:class:`LiveLogins`) and is handed to ``on_revoked`` (the bus), which tells the
+other nodes to do the same.
 
 Failed logins are counted per username and per client address, and charged
 before the password is checked: a burst of parallel guesses gets at most the
@@ -33,9 +37,11 @@ from typing import TypeVar
 import trio
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from werkzeug.http import parse_cookie
 
 from chat_trio.bus.base import Revocation
 from chat_trio.config import AuthConfig, LimitsConfig
+from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError
 from chat_trio.model import User
 from chat_trio.ratelimit import KeyedBuckets, TokenBucket
@@ -66,6 +72,22 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def carried_token(authorization: str, cookie_header: str, query_token: str = "") -> str:
+    """The login token a request carries, or "": ``Authorization: Bearer``, then the
+    session cookie, then ``query_token`` (``?token=``, which only the WebSocket
+    handshake passes: a browser cannot set headers on it).
+
+    Args:
+        authorization: the Authorization header ("" when absent).
+        cookie_header: the Cookie header, several joined with "; " ("" when absent).
+        query_token: the ``token`` query argument, where one is accepted.
+    """
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    cookie = parse_cookie(cookie_header).get(COOKIE_NAME, "")
+    return cookie or query_token
+
+
 @dataclass(frozen=True, slots=True)
 class Login:
     user: User
@@ -85,9 +107,10 @@ class CheckedToken:
         return max(0.0, (self.expires_at_ms - now_ms()) / 1000)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Cached:
-    user: User
+    user_id: int
+    user_uuid: str
     trusted_until: float  # trio clock
     expires_at_ms: int  # wall clock
 
@@ -159,9 +182,16 @@ class Accounts:
     """Registers users, checks passwords, issues, resolves and revokes login tokens."""
 
     def __init__(
-        self, store: Store, config: AuthConfig, limits: LimitsConfig | None = None
+        self,
+        store: Store,
+        config: AuthConfig,
+        limits: LimitsConfig | None = None,
+        *,
+        directory: Directory | None = None,
     ) -> None:
         self._store = store
+        #: Where a token's user is looked up: the server's one directory (app.py).
+        self._directory = directory if directory is not None else Directory(store)
         self._config = config
         limits = limits or LimitsConfig()
         # Failed logins, per username and per client address: a brute force on one
@@ -172,7 +202,7 @@ class Accounts:
         self._failures_by_address = KeyedBuckets(per_address / 60, per_address)
         per_hour = limits.registrations_per_hour_per_address
         self._registrations_by_address = KeyedBuckets(per_hour / 3600, per_hour)
-        # token hash -> the user, how long it is trusted, when it expires: every
+        # token hash -> whose it is, how long it is trusted, when it expires: every
         # request and handshake asks, and the database answer costs a thread hop.
         self._tokens: OrderedDict[str, _Cached] = OrderedDict()
         # Bumped by every revocation: a lookup that a revocation overtook is not cached.
@@ -262,13 +292,15 @@ class Accounts:
                 ``retry_after`` once the username or the address failed too often.
         """
         buckets = self._charge_attempt(username, address)
+        mark = self._directory.mark()
         found = await self._store.credentials(username)
         stored_hash = found[1] if found is not None else self._dummy_hash
         if not await self.check_password(stored_hash, password) or found is None:
             log.info("failed login for %r from %s", username, address)
             raise ProtocolError(401, "wrong username or password")
         self._refund(buckets)
-        return Login(found[0], await self.issue_token(found[0]))
+        user = self._directory.learned(found[0], mark)
+        return Login(user, await self.issue_token(user))
 
     async def confirm_password(self, user: User, password: str, address: str = "") -> None:
         """Check ``user``'s current password (before it is changed); a wrong one
@@ -308,14 +340,19 @@ class Accounts:
         cached = self._tokens.get(hashed)
         if cached is not None:
             if cached.trusted_until > trio.current_time() and cached.expires_at_ms > now_ms():
-                return CheckedToken(cached.user, hashed, cached.expires_at_ms)
-            del self._tokens[hashed]
+                known = await self._directory.user(cached.user_uuid)  # a dict hit, mostly
+                if known is not None and hashed in self._tokens:  # not revoked meanwhile
+                    return CheckedToken(known, hashed, cached.expires_at_ms)
+            self._tokens.pop(hashed, None)
         generation = self._generation
+        mark = self._directory.mark()
         found = await self._store.user_for_login(hashed)
         if found is None:
             self._tokens.pop(hashed, None)
             return None
-        user, expires = found
+        # The database's answer is the freshest profile: the directory keeps it
+        # (how a change made on another node reaches this one).
+        user, expires = self._directory.learned(found[0], mark), found[1]
         if generation == self._generation:
             self._trust(hashed, user, expires)
         return CheckedToken(user, hashed, expires)
@@ -337,17 +374,11 @@ class Accounts:
 
     def _trust(self, hashed: str, user: User, expires_at_ms: int) -> None:
         self._tokens[hashed] = _Cached(
-            user, trio.current_time() + TOKEN_CACHE_SECONDS, expires_at_ms
+            user.id, user.uuid, trio.current_time() + TOKEN_CACHE_SECONDS, expires_at_ms
         )
         self._tokens.move_to_end(hashed)
         if len(self._tokens) > _TOKEN_CACHE_SIZE:
             self._tokens.popitem(last=False)
-
-    def user_changed(self, user: User) -> None:
-        """A profile changed: cached logins of that user answer the new profile."""
-        for cached in self._tokens.values():
-            if cached.user.id == user.id:
-                cached.user = user
 
     async def logout(self, token: str) -> None:
         hashed = token_hash(token)
@@ -379,7 +410,7 @@ class Accounts:
             self._tokens.pop(revocation.token_hash, None)
         if revocation.user_id:
             for hashed, cached in list(self._tokens.items()):
-                if cached.user.id == revocation.user_id and hashed != revocation.keep_hash:
+                if cached.user_id == revocation.user_id and hashed != revocation.keep_hash:
                     del self._tokens[hashed]
         ended = self.live.end(revocation, "login revoked")
         if ended:

@@ -8,6 +8,14 @@ API drops when someone joins here. A join on another node is not seen here, so a
 member set is also reloaded once it is ``group_ttl`` seconds old: a new member
 of a busy group gets live messages from every node within that time (and all of
 them by catch-up in any case).
+
+The directory is the one holder of User records on a node: the token cache
+(auth.py) keeps only whose a token is, a Session only its user's uuid and id,
+and both ask here for the record. So a profile change is made known in one
+place, :meth:`Directory.profile_changed`, and every request and every frame
+after it (the sender fields the intake writes) carries the new profile. A
+record read from the database while a profile change was being made here may
+be older than that change, so it is handed to its caller but not kept.
 """
 
 from __future__ import annotations
@@ -40,22 +48,49 @@ class Directory:
         self._groups: dict[str, GroupView] = {}
         self._generation: dict[str, int] = {}
         self._max_users = max_users
+        # Bumped when a profile change begins: a user read that it overtook is not kept.
+        self._profile_changes = 0
 
     async def user(self, uuid: str) -> User | None:
+        """The user with ``uuid``, or None. A dict hit once looked up (no checkpoint);
+        otherwise read from the store. Raises: StorageError."""
         cached = self._users.get(uuid)
         if cached is not None:
             return cached
+        mark = self.mark()
         found = await self._store.user_by_uuid(uuid)
-        if found is not None:
-            self.remember(found)
-        return found
+        return None if found is None else self.learned(found, mark)
 
     def remember(self, user: User) -> None:
-        """Keep (or refresh, after a profile change) a user."""
+        """Keep a user just made (registration): no older record of it can exist."""
         if len(self._users) >= self._max_users:
             self._users.clear()
         self._users[user.uuid] = user
 
+    def mark(self) -> int:
+        """Take before reading a user from the store; hand it to :meth:`learned`."""
+        return self._profile_changes
+
+    def learned(self, user: User, mark: int) -> User:
+        """A user record read from the store after ``mark`` was taken: kept and
+        returned, unless a profile change here began meanwhile (the read may have
+        missed it); then the directory's own record, when it has one, is returned
+        instead, and the read one is not kept."""
+        if mark != self._profile_changes:
+            return self._users.get(user.uuid, user)
+        self.remember(user)
+        return user
+
+    async def profile_changed(self, uuid: str) -> User | None:
+        """Call after a change to ``uuid``'s profile is stored: the record is read
+        again, and every token and session of that user answers it from now on.
+
+        Raises:
+            StorageError: then the record is not cached, and the next lookup reads it.
+        """
+        self._profile_changes += 1
+        self._users.pop(uuid, None)
+        return await self.user(uuid)
     async def group(self, uuid: str) -> GroupView | None:
         cached = self._groups.get(uuid)
         now = trio.current_time()

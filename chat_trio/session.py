@@ -26,7 +26,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 import trio
 
@@ -93,7 +93,12 @@ class Session:
         handle_frame: FrameHandler,
         idle_timeout: float = float("inf"),
     ) -> None:
-        self.user = user
+        # Who the session is, not their profile: the profile can change while the
+        # session is open, so the intake asks the directory for it (directory.py).
+        self.user_uuid: Final = user.uuid
+        self.user_id: Final = user.id
+        #: For the logs only (a username never changes).
+        self.username: Final = user.username
         self.id = next(_session_ids)
         self._transport = transport
         self._hub_inbox = hub_inbox
@@ -111,16 +116,12 @@ class Session:
         self.reading_done = trio.Event()
 
     @property
-    def user_uuid(self) -> str:
-        return self.user.uuid
-
-    @property
     def close_code(self) -> int:
         """The code the connection is (or will be) closed with."""
         return self._close_code
 
     def __repr__(self) -> str:
-        return f"<Session {self.id} of {self.user.username}>"
+        return f"<Session {self.id} of {self.username}>"
 
     def deliver(self, payload: bytes) -> bool:
         """Send ``payload`` to the client, or queue it. Never blocks.

@@ -8,10 +8,19 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from chat_trio.auth import TOKEN_CACHE_SECONDS, Accounts, token_hash
+from chat_trio.auth import COOKIE_NAME, TOKEN_CACHE_SECONDS, Accounts, carried_token, token_hash
 from chat_trio.bus import Revocation
 from chat_trio.storage import open_storage
 from tests.conftest import server_config
+
+
+def test_a_token_is_looked_for_in_the_header_then_the_cookie_then_the_query() -> None:
+    cookies = f"theme=dark; {COOKIE_NAME}=from-cookie"
+    assert carried_token("Bearer from-header", cookies, "from-query") == "from-header"
+    assert carried_token("bearer  from-header ", "", "") == "from-header"
+    assert carried_token("Basic dXNlcjpwYXNz", cookies, "from-query") == "from-cookie"
+    assert carried_token("", "theme=dark", "from-query") == "from-query"
+    assert carried_token("", "", "") == ""
 
 
 async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(

@@ -50,3 +50,21 @@ async def test_a_join_here_is_seen_at_once(tmp_path: Path) -> None:
         assert (await directory.group("g-1")).member_uuids == {  # type: ignore[union-attr]
             "u-owner", "u-late",
         }
+
+
+async def test_a_profile_change_is_not_undone_by_a_read_it_overtook(tmp_path: Path) -> None:
+    """A user read that began before a profile change (a token check, say) may hold
+    the old profile: it is answered to its caller but the directory keeps the new one."""
+    async with open_storage(server_config(tmp_path)) as store:
+        user = await store.create_user(
+            uuid="u-1", username="u1", password_hash="x", nickname="old", email=""
+        )
+        directory = Directory(store)
+        assert await directory.user("u-1") == user
+        mark = directory.mark()
+        stale = await store.user_by_uuid("u-1")  # read before the change ...
+        await store.set_avatar(user.id, "new.png")
+        changed = await directory.profile_changed("u-1")
+        assert changed is not None and changed.avatar == "new.png"
+        assert stale is not None and directory.learned(stale, mark) == changed  # ... lands after
+        assert await directory.user("u-1") == changed

@@ -185,6 +185,18 @@ async def test_update_profile_and_password(server: Server, make_user: MakeUser) 
     await other_login.http.aclose()
 
 
+async def test_http_takes_no_token_from_the_query(server: Server, make_user: MakeUser) -> None:
+    """``?token=`` is for the WebSocket handshake only: a URL with a token in it (in a
+    log, a Referer) is not a login for the HTTP routes."""
+    user = await make_user()
+    refused = await raw(server, "GET", "/user/me", params={"token": user.me.token})
+    assert refused.status_code == 401
+    by_cookie = await raw(
+        server, "GET", "/user/me", headers={"Cookie": f"{COOKIE_NAME}={user.me.token}"}
+    )
+    assert by_cookie.json()["data"]["uuid"] == user.uuid
+
+
 async def test_update_refuses_someone_elses_profile(make_user: MakeUser) -> None:
     a, b = await make_user(), await make_user()
     with pytest.raises(ApiError) as refused:

@@ -192,6 +192,30 @@ async def test_spoofed_sender_fields_are_replaced(make_user: MakeUser) -> None:
     assert history == []
 
 
+async def test_a_profile_change_shows_in_frames_from_an_open_session(
+    make_user: MakeUser,
+) -> None:
+    """The sender fields of live frames come from the current profile: a socket opened
+    before an avatar or nickname change sends frames that carry the new one."""
+    a, b = await make_user(), await make_user()
+    async with a.api.connect() as ca, b.api.connect() as cb:
+        await welcome(ca)
+        await welcome(cb)
+        await a.api.request("PUT", "/user", json={"username": a.username, "nickname": "New A"})
+        avatar = await a.api.request(
+            "POST", "/file", data={"uuid": a.uuid}, files={"file": ("a.png", PNG, "image/png")}
+        )
+        await ca.send_text(b.uuid, "after the change")
+        await ca.send(Message(to=b.uuid, type="webrtc", content="{}", messageType=1))
+        chat, relayed = await cb.receive(), await cb.receive()
+        for got in (chat, relayed):
+            assert (getattr(got, "from"), got.fromUsername, got.avatar) == (
+                a.uuid, a.username, avatar,
+            )
+    me = await a.api.request("GET", "/user/me")  # the same token, cached since the signup
+    assert (me["nickname"], me["avatar"]) == ("New A", avatar)
+
+
 async def test_signaling_and_calls_relayed_not_stored(make_user: MakeUser) -> None:
     a, b = await make_user(), await make_user()
     offer = '{"type":"offer","sdp":"v=0"}'

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
 import trio
-from quart import Response, current_app, jsonify, request, websocket
+from quart import Response, current_app, jsonify, request
 
-from chat_trio.auth import COOKIE_NAME
+from chat_trio.auth import carried_token
 from chat_trio.errors import ProtocolError
 from chat_trio.model import Group, StoredMessage, User
 from chat_trio.services import Services
@@ -41,22 +41,11 @@ def failure(status: int, reason: str) -> Response:
     return response
 
 
-def request_token(*, allow_query: bool = False) -> str:
-    """The login token of the current request or WebSocket handshake, or "".
-
-    Looked for in ``Authorization: Bearer``, then the session cookie, then (on
-    /socket.io only, where browsers cannot set headers) ``?token=``.
-    """
-    source = websocket if allow_query else request
-    header = source.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    cookie = source.cookies.get(COOKIE_NAME, "")
-    if cookie:
-        return cookie
-    if allow_query:
-        return source.args.get("token", "")
-    return ""
+def request_token() -> str:
+    """The login token of the current request, or "": ``Authorization: Bearer``, then
+    the session cookie (``?token=`` is for the WebSocket handshake only, api/socket.py)."""
+    cookies = ";".join(request.headers.getlist("Cookie"))
+    return carried_token(request.headers.get("Authorization", ""), cookies)
 
 
 async def current_user() -> User:

@@ -98,10 +98,7 @@ async def upload_avatar() -> Response:
         stored = await received.incoming.commit(received.form.suffix_hint)
     s = services()
     await s.store.set_avatar(user.id, stored.name)
-    updated = await s.store.user_by_uuid(user.uuid)
-    if updated is not None:
-        s.directory.remember(updated)
-        s.accounts.user_changed(updated)
+    await s.directory.profile_changed(user.uuid)
     return ok(stored.name)
 
 

@@ -22,11 +22,10 @@ import logging
 import socket
 
 import trio
-from werkzeug.http import parse_cookie
 
 from chat_trio.api.client_address import handshake_address, trusted_proxies
 from chat_trio.api.security import origin_allowed
-from chat_trio.auth import COOKIE_NAME, CheckedToken, LoginWatch
+from chat_trio.auth import CheckedToken, LoginWatch, carried_token
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
 from chat_trio.session import CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TRY_AGAIN_LATER, Session
@@ -40,17 +39,6 @@ log = logging.getLogger(__name__)
 PATH = "/socket.io"
 #: The paths the endpoint answers on: go-chat's, and the same with a trailing slash.
 PATHS = (PATH, PATH + "/")
-
-
-def handshake_token(request: RequestHead) -> str:
-    """The login token of a handshake: Bearer header, then cookie, then ``?token=``."""
-    header = request.header("authorization")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    cookie = parse_cookie(request.header("cookie")).get(COOKIE_NAME, "")
-    if cookie:
-        return cookie
-    return request.arg("token")
 
 
 def _close(sock: socket.socket) -> None:
@@ -132,8 +120,11 @@ class SocketEndpoint:
         if not origin_allowed(origin, request.header("host"), s.config.server.allowed_origins):
             await refuse(sock, 403, "this origin may not open the chat socket")
             return None
+        token = carried_token(
+            request.header("authorization"), request.header("cookie"), request.arg("token")
+        )
         try:
-            checked = await s.accounts.check_session_token(handshake_token(request))
+            checked = await s.accounts.check_session_token(token)
         except StorageError as exc:
             log.error("storage error during a handshake: %s", exc)
             await refuse(sock, 503, "the database is not available; try again")
@@ -151,7 +142,6 @@ class SocketEndpoint:
         if self._shutting_down:
             await refuse(sock, 503, "the server is shutting down")
             return None
-        s.directory.remember(checked.user)
         if not self._reserve(checked.user.uuid):
             await refuse(sock, 429, "too many open sessions for this user")
             return None

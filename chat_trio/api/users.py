@@ -131,10 +131,7 @@ async def update_user() -> Response:
     if new_hash is not None:
         # A new password ends every other login of this user.
         await s.accounts.revoke_other_logins(user, request_token())
-    updated = await s.store.user_by_uuid(user.uuid)
-    if updated is not None:
-        s.directory.remember(updated)
-        s.accounts.user_changed(updated)
+    await s.directory.profile_changed(user.uuid)
     return ok(None)
 
 

@@ -5,7 +5,8 @@
 1. Charge it to the session's flood budget, before any work is done on it
    (:mod:`~chat_trio.intake.flood`; a large frame costs more).
 2. Stamp the sender: ``from``, ``fromUsername`` and ``avatar`` are overwritten
-   with the authenticated user's, whatever the frame said.
+   with the authenticated user's current profile (read from the directory, so a
+   change made while the session is open shows), whatever the frame said.
 3. By frame type:
 
    - a chat message (content types 1-5): its addressee and recipients
@@ -45,7 +46,14 @@ from chat_trio.intake.catchup import CatchUp
 from chat_trio.intake.content import stored_content
 from chat_trio.intake.flood import FloodGuard
 from chat_trio.metrics import Metrics
-from chat_trio.model import STORED_CONTENT_TYPES, ContentType, FrameType, MessageType, NewMessage
+from chat_trio.model import (
+    STORED_CONTENT_TYPES,
+    ContentType,
+    FrameType,
+    MessageType,
+    NewMessage,
+    User,
+)
 from chat_trio.session import Session
 from chat_trio.storage import Store
 
@@ -117,15 +125,18 @@ class Intake:
         """The path of one frame; returns the ``messages_received`` label it counts as."""
         size = message.ByteSize()
         self._flood.charge(session, size)
-        sender = session.user
+        # The current profile (a dict hit): it may have changed since the session opened.
+        sender = await self._directory.user(session.user_uuid)
+        if sender is None:
+            raise ProtocolError(404, "your account does not exist")
         message.avatar = sender.avatar
         message.fromUsername = sender.username
         setattr(message, "from", sender.uuid)  # `from` is a Python keyword
         if message.type == FrameType.CHAT and message.contentType in STORED_CONTENT_TYPES:
             # Counted as what is stored: the type the bytes of a file turned out to be.
-            return _KIND.get(await self._chat(session, message), "chat")
+            return _KIND.get(await self._chat(session, message, sender), "chat")
         if message.type == FrameType.SYNC:
-            await self._catch_up.send_page(session, message.id)
+            await self._catch_up.send_page(session, sender, message.id)
             return "sync"
         if message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
@@ -134,16 +145,16 @@ class Intake:
         await self._relay.send(message, to)
         return "signaling" if message.type == FrameType.WEBRTC else "call"
 
-    async def _chat(self, session: Session, message: codec.Message) -> int:
+    async def _chat(self, session: Session, message: codec.Message, sender: User) -> int:
         """Hand a chat message to the store writer; its stored content type."""
         if len(message.clientId) > 64:
             raise ProtocolError(400, "clientId is longer than 64 characters")
-        addressee = await authorize.chat_addressee(self._directory, session.user, message)
+        addressee = await authorize.chat_addressee(self._directory, sender, message)
         content = await stored_content(
-            message, self._files, owner=session.user, max_text_chars=self._limits.max_text_chars
+            message, self._files, owner=sender, max_text_chars=self._limits.max_text_chars
         )
         new = NewMessage(
-            sender=session.user,
+            sender=sender,
             to_uuid=message.to,
             to_id=addressee.to_id,
             message_type=MessageType(message.messageType),

@@ -14,6 +14,7 @@ import trio
 from chat_trio import codec
 from chat_trio.config import LimitsConfig
 from chat_trio.hub import HubEvent, Reply
+from chat_trio.model import User
 from chat_trio.session import Session
 from chat_trio.storage import Store
 
@@ -27,9 +28,10 @@ class CatchUp:
         self._page = max(1, min(500, limits.outbox_frames // 2))
         self._page_bytes = limits.outbox_bytes // 2
 
-    async def send_page(self, session: Session, after: int) -> None:
-        """The page after id ``after``, then its ``sync`` marker, to ``session``."""
-        page = await self._store.messages_after(session.user, after, limit=self._page)
+    async def send_page(self, session: Session, user: User, after: int) -> None:
+        """The page after id ``after`` of what ``user`` may see, then its ``sync``
+        marker, to ``session`` (one of that user's)."""
+        page = await self._store.messages_after(user, after, limit=self._page)
         more = len(page) == self._page
         last = after
         budget = self._page_bytes
