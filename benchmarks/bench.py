@@ -48,8 +48,19 @@ SERVER_ENV = {
     "CHAT_TRIO_LIMITS_REGISTRATIONSPERHOURPERADDRESS": "1000000",
     # The harness's receivers send nothing unless asked to heartbeat.
     "CHAT_TRIO_LIMITS_IDLETIMEOUT": "3600",
+    # The connection cap derived from RLIMIT_NOFILE depends on the shell the harness
+    # inherits; idle opens 5,050 sockets (the scale sweep as many) and the HTTP setup
+    # 20 more. A fixed cap well above that, below run.sh's `ulimit -n 20000` less a
+    # reserve, keeps the cap out of the measurement (see check_descriptors()).
+    "CHAT_TRIO_SERVER_MAXCONNECTIONS": "12000",
 }
+#: Descriptors the server needs: SERVER_ENV's connection cap plus a reserve.
+NEEDED_DESCRIPTORS = 12000 + 1000
 NAMES = {"chattrio": "chat-trio", "before": "chat-trio (before)"}
+#: Stacks this script knows: ours, and the harness's relay peers (run.sh starts them).
+OURS = ("chattrio", "before")
+PEERS = ("node", "wsa", "qt", "tw")
+SCENARIOS = ("fanout", "pairs", "pairs_light", "idle", "check")
 #: The scale sweep: fan-out by group size, idle by number of connections.
 SCALE_RECEIVERS = (100, 300, 1000, 2000)
 SCALE_CONNS = (1000, 2500, 5000)
@@ -62,6 +73,45 @@ def log(text: str) -> None:
 def default_harness() -> Path:
     env = os.environ.get("CHAT_TRIO_BENCH_HARNESS")
     return Path(env) if env else REPO.parent / "shared" / "bench"
+
+
+def names(text: str) -> list[str]:
+    """A list given as ``"a b"``, ``"a,b"`` or ``"a, b"``, in order, each name once."""
+    out: list[str] = []
+    for name in re.split(r"[\s,]+", text.strip()):
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def harness_stacks(harness: Path) -> set[str]:
+    """Stacks the harness has a ``stacks/NAME.sh`` preset for (other servers)."""
+    return {p.stem for p in (harness / "stacks").glob("*.sh")} - set(OURS)
+
+
+def check_stacks(
+    ap: argparse.ArgumentParser, option: str, stacks: list[str], known: set[str], before: bool
+) -> None:
+    """Refuse (exit 2) an empty selection, an unknown stack, or `before` without --before."""
+    if not stacks:
+        ap.error(f"{option}: no stack given (choose from {', '.join(sorted(known))})")
+    unknown = [s for s in stacks if s not in known]
+    if unknown:
+        ap.error(f"{option}: unknown stack(s) {', '.join(unknown)} "
+                 f"(choose from {', '.join(sorted(known))}; commas or spaces between them)")
+    if "before" in stacks and not before:
+        ap.error(f"{option}: stack `before` needs --before GIT_REF")
+
+
+def check_descriptors() -> None:
+    """Exit with a clear message when run.sh's ``ulimit -n 20000`` cannot work here."""
+    import resource  # POSIX only, like the harness
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 20000:
+        sys.exit(f"the descriptor limit's hard cap is {hard}: the harness's run.sh sets "
+                 f"`ulimit -n 20000` and the server needs about {NEEDED_DESCRIPTORS:,} "
+                 "(raise the hard limit, e.g. LimitNOFILE or /etc/security/limits.conf)")
 
 
 def prepare_harness(source: Path) -> Path:
@@ -164,6 +214,7 @@ def run_all(harness: Path, runs: int, stacks: list[str], scenarios: list[str]) -
             key, unit = HEADLINE.get(str(result.get("scenario")), ("", ""))
             if key in result:
                 log(f"        {current}: {result[key]:,} {unit}")
+    proc.stderr.close()
     proc.wait()
 
 
@@ -184,12 +235,16 @@ def collect(harness: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 
 def summarize(harness: Path, stacks: list[str]) -> str:
-    bases = ",".join(s for s in ("wsa", "node") if s in stacks) or stacks[0]
-    names = [f"--name={k}={v}" for k, v in NAMES.items()]
-    return subprocess.run(
-        ["venv/bin/python", "summarize.py", "--base", bases, *names],
-        cwd=harness, check=True, capture_output=True, text=True,
-    ).stdout
+    """summarize.py's table: ratios to the relays, and to `before` when it ran."""
+    bases = ",".join(s for s in ("wsa", "node", "before") if s in stacks) or stacks[0]
+    labels = [f"--name={k}={v}" for k, v in NAMES.items()]
+    out = subprocess.run(
+        ["venv/bin/python", "summarize.py", "--base", bases, *labels],
+        cwd=harness, capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        log(f"summarize.py failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+    return out.stdout
 
 
 def scale(harness: Path, stacks: list[str]) -> list[dict[str, Any]]:
@@ -218,6 +273,41 @@ def scale(harness: Path, stacks: list[str]) -> list[dict[str, Any]]:
     return points
 
 
+def missing_results(harness: Path, runs: int, stacks: list[str], scenarios: list[str]) -> list[str]:
+    """Every run x stack x scenario that printed no result (or a failed check), with why."""
+    missing = []
+    for run in range(1, runs + 1):
+        for stack in stacks:
+            for scenario in scenarios:
+                base = harness / "results" / f"run{run}" / f"{stack}-{scenario}"
+                obj = last_json(base.with_suffix(".json"))
+                if obj is not None and (scenario != "check" or obj.get("ok")):
+                    continue
+                why = "check failed" if obj is not None else "no result"
+                tail = last_line(base.with_suffix(".stderr"))
+                detail = f" ({tail})" if tail else ""
+                missing.append(f"run{run} {stack} {scenario}: {why}{detail}")
+    return missing
+
+
+def last_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object on the last line of ``path``, or None (missing, empty, not JSON)."""
+    try:
+        lines = path.read_text().strip().splitlines()
+        obj = json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--harness", type=Path, default=default_harness(),
@@ -226,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=1,
                     help="runs of every scenario; ratios are medians over runs (default 1)")
     ap.add_argument("--stacks", default="chattrio wsa node",
-                    help="stacks, interleaved: chattrio, before, and the harness's peers")
+                    help="stacks, interleaved, separated by spaces or commas: chattrio, "
+                    "before, the harness's peers (node, wsa, qt, tw) and its stacks/NAME.sh")
     ap.add_argument("--scenarios", default="fanout pairs idle",
-                    help="harness scenarios: fanout, pairs, pairs_light, idle, check")
+                    help="harness scenarios, spaces or commas: " + ", ".join(SCENARIOS))
     ap.add_argument("--before", metavar="GIT_REF",
                     help="also run the server as it was at this git ref (stack `before`)")
     ap.add_argument("--scale", action="store_true",
@@ -237,16 +328,32 @@ def main(argv: list[str] | None = None) -> int:
                     help="stacks for the --scale sweep (default: chattrio wsa)")
     args = ap.parse_args(argv)
 
+    source = args.harness.resolve()
+    known = set(OURS) | set(PEERS) | harness_stacks(source) | harness_stacks(RESULTS / "harness")
+    stacks = names(args.stacks)
+    check_stacks(ap, "--stacks", stacks, known, bool(args.before))
+    scale_stacks = names(args.scale_stacks) if args.scale else []
+    if args.scale:
+        check_stacks(ap, "--scale-stacks", scale_stacks, known, bool(args.before))
+    scenarios = names(args.scenarios)
+    if not scenarios:
+        ap.error(f"--scenarios: none given (choose from {', '.join(SCENARIOS)})")
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        ap.error(f"--scenarios: unknown {', '.join(unknown)} (choose from {', '.join(SCENARIOS)})")
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    check_descriptors()
+
     RESULTS.mkdir(parents=True, exist_ok=True)
-    harness = prepare_harness(args.harness.resolve())
-    chat_trio = shutil.which("chat-trio") or f"{sys.executable} -m chat_trio"
-    write_stack(harness, "chattrio", chat_trio)
-    stacks = args.stacks.split()
+    harness = prepare_harness(source)
+    # This interpreter and this checkout (PYTHONPATH), never another chat-trio on PATH.
+    chat_trio = f"{sys.executable} -m chat_trio"
+    write_stack(harness, "chattrio", chat_trio, pythonpath=str(REPO))
     if args.before:
         write_stack(harness, "before", chat_trio, pythonpath=export_ref(args.before))
         if "before" not in stacks:
             stacks.insert(1, "before")
-    scenarios = args.scenarios.split()
 
     run_all(harness, args.runs, stacks, scenarios)
     table = summarize(harness, stacks)
@@ -261,13 +368,23 @@ def main(argv: list[str] | None = None) -> int:
         "results": collect(harness),
         "table_md": table,
     }
+    missing = missing_results(harness, args.runs, stacks, scenarios)
     if args.scale:
-        saved["scale"] = scale(harness, args.scale_stacks.split())
+        saved["scale"] = scale(harness, scale_stacks)
+        missing += [f"scale {p['stack']} {p['scenario']} {p.get('receivers', p.get('conns'))}: "
+                    "no result" for p in saved["scale"] if not p["result"]]
+    saved["missing"] = missing
     path = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(saved, indent=1))
     (RESULTS / "latest.json").write_text(json.dumps(saved, indent=1))
     print(table)
     log(f"saved {path}")
+    if missing:
+        log(f"{len(missing)} step(s) produced no result; the server logs are in "
+            f"{harness / 'results'}/server-STACK-SCENARIO.log:")
+        for line in missing:
+            log(f"  {line}")
+        return 1
     return 0
 
 
