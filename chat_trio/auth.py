@@ -31,7 +31,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import trio
@@ -115,19 +115,27 @@ class _Cached:
     expires_at_ms: int  # wall clock
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LoginWatch:
-    """One live session's login: ``ended`` is set when that login is revoked."""
+    """One live session's login. When the login is revoked, ``reason`` is set and
+    ``on_end`` (the session's close) is called, once and synchronously: a plain
+    callback, so a live session costs no task, event or nursery for it."""
 
     user_id: int
     token_hash: str
-    ended: trio.Event = field(default_factory=trio.Event)
     reason: str = ""
+    on_end: Callable[[str], None] | None = None
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.reason)
 
     def end(self, reason: str) -> None:
-        if not self.ended.is_set():
-            self.reason = reason
-            self.ended.set()
+        if self.reason:
+            return
+        self.reason = reason
+        if self.on_end is not None:
+            self.on_end(reason)
 
 
 _K = TypeVar("_K", int, str)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
@@ -92,6 +93,7 @@ class Session:
         hub_inbox: trio.MemorySendChannel[HubEvent],
         handle_frame: FrameHandler,
         idle_timeout: float = float("inf"),
+        login_expires_at: float = math.inf,
     ) -> None:
         # Who the session is, not their profile: the profile can change while the
         # session is open, so the intake asks the directory for it (directory.py).
@@ -108,6 +110,9 @@ class Session:
         self._close_reason = ""
         self._closing = False
         self._idle_timeout = idle_timeout
+        #: trio.current_time() at which the session's login expires: the session's
+        #: own cancel scope ends there (closed 1008), no task or timer of its own.
+        self._login_expires_at = login_expires_at
         # Graceful shutdown: stop reading (finishing a frame already received),
         # keep writing until the server has stored and acked what it got.
         self._draining = False
@@ -163,6 +168,7 @@ class Session:
         try:
             async with trio.open_nursery() as nursery:
                 self._cancel_scope = nursery.cancel_scope
+                nursery.cancel_scope.deadline = self._login_expires_at
                 if self._closing:  # closed before the nursery existed
                     nursery.cancel_scope.cancel()
                 nursery.start_soon(self._writer, nursery.cancel_scope)
@@ -173,6 +179,10 @@ class Session:
                     self.reading_done.set()
                     await trio.sleep_forever()
                 nursery.cancel_scope.cancel()
+            if not self._closing and trio.current_time() >= self._login_expires_at:
+                log.info("%r: closing, login expired", self)
+                self._closing = True
+                self._close_code, self._close_reason = CLOSE_POLICY, "login expired"
         except Exception:
             log.exception("%r: crashed", self)
             self._close_code, self._close_reason = CLOSE_INTERNAL, "internal error"

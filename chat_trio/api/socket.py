@@ -47,18 +47,6 @@ def _close(sock: socket.socket) -> None:
         sock.close()
 
 
-async def _end_with_login(session: Session, watch: LoginWatch, seconds_left: float) -> None:
-    """Close ``session`` (1008) when its login is revoked or expires; a per-session
-    deadline, no polling. Cancelled when the session ends first."""
-    with trio.move_on_after(seconds_left):
-        await watch.ended.wait()
-        log.info("%r: closing, %s", session, watch.reason)
-        session.close(CLOSE_POLICY, watch.reason)
-        return
-    log.info("%r: closing, login expired", session)
-    session.close(CLOSE_POLICY, "login expired")
-
-
 class SocketEndpoint:
     """The front door's upgrade handler: authenticates, accepts, runs the session."""
 
@@ -180,14 +168,21 @@ class SocketEndpoint:
         session = Session(
             checked.user, ws, hub_inbox=s.hub.inbox, handle_frame=s.intake.handle,
             idle_timeout=s.config.limits.idle_timeout,
+            # The session's own deadline closes it (1008) when its token expires.
+            login_expires_at=trio.current_time() + checked.seconds_left(),
         )
+
+        def login_ended(reason: str) -> None:
+            log.info("%r: closing, %s", session, reason)
+            session.close(CLOSE_POLICY, reason)
+
+        watch.on_end = login_ended
+        if watch.ended:  # revoked between the token check and now
+            login_ended(watch.reason)
         log.info("%r: from %s", session, handshake_address(sock, request, self._proxies))
         self._sessions.add(session)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_end_with_login, session, watch, checked.seconds_left())
-                await session.run()
-                nursery.cancel_scope.cancel()
+            await session.run()
         finally:
             self._sessions.discard(session)
             if session.close_code == CLOSE_TRY_AGAIN_LATER:
