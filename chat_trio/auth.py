@@ -29,8 +29,7 @@ import logging
 import math
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -123,12 +122,19 @@ class LoginWatch:
 
     user_id: int
     token_hash: str
+    live: LiveLogins
     reason: str = ""
     on_end: Callable[[str], None] | None = None
 
     @property
     def ended(self) -> bool:
         return bool(self.reason)
+
+    def __enter__(self) -> LoginWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live._unwatch(self)
 
     def end(self, reason: str) -> None:
         if self.reason:
@@ -141,42 +147,45 @@ class LoginWatch:
 _K = TypeVar("_K", int, str)
 
 
-def _discard(index: dict[_K, set[LoginWatch]], key: _K, watch: LoginWatch) -> None:
+def _discard(index: dict[_K, list[LoginWatch]], key: _K, watch: LoginWatch) -> None:
     held = index.get(key)
     if held is not None:
-        held.discard(watch)
+        held.remove(watch)
         if not held:
             del index[key]
 
 
 class LiveLogins:
     """Which live sessions were opened with which login, so that ending a login
-    ends them too. Synchronous: revocations arrive from requests and the bus."""
+    ends them too. Synchronous: revocations arrive from requests and the bus.
+
+    Lists, not sets: a user holds a few sessions at most (``sessionsPerUser``) and
+    a token usually one, and every live session pays for its entries."""
 
     def __init__(self) -> None:
-        self._by_user: dict[int, set[LoginWatch]] = {}
-        self._by_hash: dict[str, set[LoginWatch]] = {}
+        self._by_user: dict[int, list[LoginWatch]] = {}
+        self._by_hash: dict[str, list[LoginWatch]] = {}
 
-    @contextmanager
-    def watch(self, user_id: int, hashed: str) -> Iterator[LoginWatch]:
-        """Watch a login for as long as the ``with`` block (the session) lasts."""
-        watch = LoginWatch(user_id, hashed)
-        self._by_user.setdefault(user_id, set()).add(watch)
-        self._by_hash.setdefault(hashed, set()).add(watch)
-        try:
-            yield watch
-        finally:
-            _discard(self._by_user, user_id, watch)
-            _discard(self._by_hash, hashed, watch)
+    def watch(self, user_id: int, hashed: str) -> LoginWatch:
+        """Watch a login; use the answer as a context manager, which stops watching
+        when the ``with`` block (the session) ends."""
+        watch = LoginWatch(user_id, hashed, live=self)
+        self._by_user.setdefault(user_id, []).append(watch)
+        self._by_hash.setdefault(hashed, []).append(watch)
+        return watch
+
+    def _unwatch(self, watch: LoginWatch) -> None:
+        _discard(self._by_user, watch.user_id, watch)
+        _discard(self._by_hash, watch.token_hash, watch)
 
     def end(self, revocation: Revocation, reason: str) -> int:
         """End the watched sessions ``revocation`` names; returns how many."""
         ended = 0
-        for watch in self._by_hash.get(revocation.token_hash, ()):
+        for watch in tuple(self._by_hash.get(revocation.token_hash, ())):
             watch.end(reason)
             ended += 1
         if revocation.user_id:
-            for watch in self._by_user.get(revocation.user_id, ()):
+            for watch in tuple(self._by_user.get(revocation.user_id, ())):
                 if watch.token_hash != revocation.keep_hash:
                     watch.end(reason)
                     ended += 1

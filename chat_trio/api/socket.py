@@ -87,7 +87,9 @@ class SocketEndpoint:
                 except BaseException:
                     _close(sock)
                     raise
-                await self._run_session(sock, request, buffered, checked, watch)
+                address = handshake_address(sock, request, self._proxies)
+                del request  # a session may last for days: keep no copy of its head
+                await self._run_session(sock, address, buffered, checked, watch)
         finally:
             self._release(user.uuid)
 
@@ -152,7 +154,7 @@ class SocketEndpoint:
             del self._slots[user_uuid]
 
     async def _run_session(
-        self, sock: socket.socket, request: RequestHead, buffered: bytes,
+        self, sock: socket.socket, address: str, buffered: bytes,
         checked: CheckedToken, watch: LoginWatch,
     ) -> None:
         s = self._services
@@ -179,7 +181,7 @@ class SocketEndpoint:
         watch.on_end = login_ended
         if watch.ended:  # revoked between the token check and now
             login_ended(watch.reason)
-        log.info("%r: from %s", session, handshake_address(sock, request, self._proxies))
+        log.info("%r: from %s", session, address)
         self._sessions.add(session)
         try:
             await session.run()

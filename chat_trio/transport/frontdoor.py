@@ -496,6 +496,8 @@ class FrontDoor:
             forward, upgrade, rest = conn.splitter.feed(data)
             if upgrade is not None and not forward:
                 # The fast path: no hypercorn objects for a connection that is a socket.
+                # A session may last for days: this frame keeps nothing of the reading.
+                del conn, data
                 await self._upgrades.handle(sock, upgrade, rest)
                 return
             if forward:
