@@ -199,10 +199,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    return run_bench(args.bench_args)
-
-
 def run_bench(bench_args: Sequence[str]) -> int:
     """Run benchmarks/bench.py of this source checkout with ``bench_args``."""
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
@@ -256,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", add_help=False,
         help="benchmark against the relay peers (benchmarks/bench.py; --help for its options)",
     )
+    # Listed for --help only: main() hands "bench ..." to run_bench before parsing.
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

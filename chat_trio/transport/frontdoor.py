@@ -319,7 +319,8 @@ class _Hypercorn:
                     conn.sock.shutdown(socket.SHUT_WR)
             self._note_change()
             await self.protocol.handle(Closed())
-        elif isinstance(event, Updated):
+        else:  # Updated: hypercorn sends no other event
+            assert isinstance(event, Updated)
             conn.busy = not event.idle
             if event.idle:
                 conn.idle_since = trio.current_time()

@@ -122,7 +122,7 @@ class WebSocket:
         self._broken = False  # the socket failed; nothing more can be written
         self._closing = False  # the close frame is queued or sent; no more data frames
         self._peer_closed = False  # the client's close frame arrived
-        self._sock_closed = False
+        self._sock_closed = False  # aclose began: it closes the socket
         self.close_code: int | None = None
 
     # -- sending ------------------------------------------------------------------
@@ -328,10 +328,12 @@ class WebSocket:
 
         Sends the close frame (code 1000 if none was queued), waits for the
         client's close frame or end of stream, and closes the socket even when
-        cancelled. Idempotent.
+        cancelled. Idempotent: a later call, or one made while the first is still
+        closing, returns at once (two would otherwise read the socket together).
         """
         if self._sock_closed:
             return
+        self._sock_closed = True
         try:
             with trio.move_on_after(CLOSE_WAIT_SECONDS) as scope:
                 scope.shield = True
@@ -356,8 +358,6 @@ class WebSocket:
                 return
 
     def _close_socket(self) -> None:
-        if not self._sock_closed:
-            self._sock_closed = True
-            self._broken = True
-            trio.lowlevel.notify_closing(self._sock)
-            self._sock.close()
+        self._broken = True
+        trio.lowlevel.notify_closing(self._sock)
+        self._sock.close()
