@@ -111,7 +111,8 @@ async def start_door(
     config.keep_alive_timeout = 60.0
     app, upgrades = App(), Upgrades(crash=crash, refuse=refuse)
     door = FrontDoor(
-        app, config, upgrades, host="127.0.0.1", port=0, max_connections=max_connections
+        app,  # type: ignore[arg-type]  # a plain ASGI callable; hypercorn's alias is narrower
+        config, upgrades, host="127.0.0.1", port=0, max_connections=max_connections
     )
     stop, stopped = trio.Event(), trio.Event()
 

@@ -50,7 +50,7 @@ async def test_bytes_read_with_the_head_are_the_first_message(
     server, client = pair
     ws = WebSocket(
         server, max_message_bytes=1 << 20, max_backlog_frames=10, max_backlog_bytes=1 << 20,
-        buffered=client_frame(frames.OP_BINARY, b"early"),
+        frame_cache=frames.FrameCache(), buffered=client_frame(frames.OP_BINARY, b"early"),
     )
     client.send(client_frame(frames.OP_TEXT, b"later"))
     with trio.fail_after(5):
@@ -202,7 +202,7 @@ async def test_a_frame_that_finds_the_socket_full_waits_whole_and_goes_out_later
     ws.send_nowait(b"hello")
     assert (ws.backlog_frames, ws._head_sent) == (1, 0)
     received = bytearray()
-    want = filler + len(frames.binary_frame(b"hello"))
+    want = filler + len(frames.frame(frames.OP_BINARY, b"hello"))
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ws.run_writer)
@@ -210,4 +210,4 @@ async def test_a_frame_that_finds_the_socket_full_waits_whole_and_goes_out_later
                 await trio.lowlevel.wait_readable(client)
                 received += client.recv(1 << 16)
             ws.start_close(1000)
-    assert bytes(received[filler:want]) == frames.binary_frame(b"hello")
+    assert bytes(received[filler:want]) == frames.frame(frames.OP_BINARY, b"hello")
