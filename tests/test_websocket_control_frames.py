@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
 
 import pytest
 import trio
@@ -17,20 +16,9 @@ import trio
 from chat_trio.transport import frames
 from chat_trio.transport.websocket import TransportClosed, WebSocket
 from tests.test_transport_frames import client_frame, parse_server_frames
-from tests.test_transport_socket import open_ws, read_all
+from tests.test_transport_socket import open_ws, pair, read_all
 
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    server, client = socket.socketpair()
-    for s in (server, client):
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.setblocking(False)
-    yield server, client
-    client.close()
-    if server.fileno() >= 0:
-        server.close()
+__all__ = ["pair"]  # the socket-pair fixture with small kernel buffers, shared
 
 
 def tcp_pair() -> tuple[socket.socket, socket.socket]:
