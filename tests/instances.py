@@ -61,13 +61,68 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(STOP_TIMEOUT)
 
 
+class _Instance:
+    """What both servers share: a process on a loopback port of its own, started (on a
+    new free port the first time, on the same port after that, so clients reconnect)
+    and waited for until it answers, then stopped."""
+
+    #: The program, for messages.
+    name = ""
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes] | None
+
+    @property
+    def log(self) -> Path:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start it and wait until it answers. The first start retries on another
+        free port when the one picked was taken meanwhile."""
+        first = self.port == 0
+        for _ in range(3 if first else 1):
+            if first:
+                self.port = free_port()
+            with self.log.open("ab") as out:
+                self.process = subprocess.Popen(
+                    self._command(), stdout=out, stderr=subprocess.STDOUT
+                )
+            if self._wait_alive():
+                return
+        raise RuntimeError(f"{self.name} on port {self.port} did not start:\n{_tail(self.log)}")
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def _wait_alive(self) -> bool:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # it exited: the port was taken, or see the log
+            if self.alive():
+                return True
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name} did not answer within {START_TIMEOUT:.0f} s:\n{_tail(self.log)}"
+        )
+
+
 @dataclass
-class MariadbInstance:
+class MariadbInstance(_Instance):
     """A ``mariadbd`` of its own: data directory ``root/data``, log ``root/error.log``."""
 
     root: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    name = "mariadbd"
 
     @property
     def log(self) -> Path:
@@ -93,27 +148,13 @@ class MariadbInstance:
         if result.returncode != 0:
             raise RuntimeError(f"mariadb-install-db failed:\n{result.stdout}\n{result.stderr}")
 
-    def start(self) -> None:
-        """Start it (on a new free port the first time, on the same port after that)
-        and wait until it answers."""
-        first = self.port == 0
-        for _ in range(3 if first else 1):
-            if first:
-                self.port = free_port()
-            with self.log.open("ab") as out:
-                self.process = subprocess.Popen(
-                    [MARIADBD, "--no-defaults", f"--datadir={self.root / 'data'}",
-                     f"--socket={self.root / 'sock'}", f"--pid-file={self.root / 'pid'}",
-                     f"--port={self.port}", "--bind-address=127.0.0.1",
-                     f"--log-error={self.log}", *self._user(), *self._small()],
-                    stdout=out, stderr=subprocess.STDOUT,
-                )
-            if self._wait_alive():
-                return
-        raise RuntimeError(f"mariadbd on port {self.port} did not start:\n{_tail(self.log)}")
-
-    def stop(self) -> None:
-        _stop(self.process)
+    def _command(self) -> list[str]:
+        return [
+            MARIADBD, "--no-defaults", f"--datadir={self.root / 'data'}",
+            f"--socket={self.root / 'sock'}", f"--pid-file={self.root / 'pid'}",
+            f"--port={self.port}", "--bind-address=127.0.0.1",
+            f"--log-error={self.log}", *self._user(), *self._small(),
+        ]
 
     def alive(self) -> bool:
         try:
@@ -123,20 +164,6 @@ class MariadbInstance:
         except pymysql.MySQLError:
             return False
         return True
-
-    def _wait_alive(self) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # it exited: the port was taken, or see the log
-            if self.alive():
-                return True
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(
-            f"mariadbd did not answer within {START_TIMEOUT:.0f} s:\n{_tail(self.log)}"
-        )
 
     @staticmethod
     def _user() -> list[str]:
@@ -150,12 +177,14 @@ class MariadbInstance:
 
 
 @dataclass
-class RedisInstance:
+class RedisInstance(_Instance):
     """A ``redis-server`` of its own, in the foreground, without persistence."""
 
     root: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+
+    name = "redis-server"
 
     @property
     def url(self) -> str:
@@ -165,26 +194,11 @@ class RedisInstance:
     def log(self) -> Path:
         return self.root / "redis.log"
 
-    def start(self) -> None:
-        """Start it (on a new free port the first time, on the same port after that)
-        and wait until it answers PING."""
-        first = self.port == 0
-        for _ in range(3 if first else 1):
-            if first:
-                self.port = free_port()
-            with self.log.open("ab") as out:
-                self.process = subprocess.Popen(
-                    ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                     "--dir", str(self.root)],
-                    stdout=out, stderr=subprocess.STDOUT,
-                )
-            if self._wait_alive():
-                return
-        raise RuntimeError(f"redis-server on port {self.port} did not start:\n{_tail(self.log)}")
-
-    def stop(self) -> None:
-        _stop(self.process)
+    def _command(self) -> list[str]:
+        return [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(self.root),
+        ]
 
     def alive(self) -> bool:
         try:
@@ -193,20 +207,6 @@ class RedisInstance:
                 return s.recv(64).startswith(b"+PONG")
         except OSError:
             return False
-
-    def _wait_alive(self) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            if self.alive():
-                return True
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(
-            f"redis-server did not answer within {START_TIMEOUT:.0f} s:\n{_tail(self.log)}"
-        )
 
 
 @contextlib.contextmanager
