@@ -41,6 +41,19 @@ CREATE TABLE files (
 
 CREATE INDEX ix_files_user ON files (user_id);
 
+CREATE TABLE friend_requests (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	from_user_id BIGINT NOT NULL,
+	to_user_id BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_friend_requests_pair UNIQUE (from_user_id, to_user_id),
+	FOREIGN KEY(from_user_id) REFERENCES users (id),
+	FOREIGN KEY(to_user_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_friend_requests_to ON friend_requests (to_user_id);
+
 CREATE TABLE `groups` (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	uuid VARCHAR(36) NOT NULL,
@@ -86,6 +99,19 @@ CREATE TABLE sessions (
 
 CREATE INDEX ix_sessions_user ON sessions (user_id);
 
+CREATE TABLE user_blocks (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	user_id BIGINT NOT NULL,
+	blocked_id BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_user_blocks_pair UNIQUE (user_id, blocked_id),
+	FOREIGN KEY(user_id) REFERENCES users (id),
+	FOREIGN KEY(blocked_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_user_blocks_blocked ON user_blocks (blocked_id);
+
 CREATE TABLE user_friends (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	user_id BIGINT NOT NULL,
@@ -111,4 +137,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (2, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (3, 0);

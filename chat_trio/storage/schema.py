@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -66,6 +66,8 @@ class Schema:
     sessions: Table
     files: Table
     schema_version: Table
+    friend_requests: Table
+    user_blocks: Table
 
 
 def build_schema(prefix: str = "") -> Schema:
@@ -175,6 +177,32 @@ def build_schema(prefix: str = "") -> Schema:
         Column("applied_at", BigInteger, nullable=False),
         **MYSQL_TABLE_ARGS,
     )
+    friend_requests = Table(
+        f"{prefix}friend_requests",
+        md,
+        # A pending request only: accepting turns it into two user_friends rows,
+        # declining or cancelling deletes it. One per direction and pair.
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("from_user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("to_user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        UniqueConstraint("from_user_id", "to_user_id", name=f"{prefix}uq_friend_requests_pair"),
+        Index(f"{prefix}ix_friend_requests_to", "to_user_id"),
+        **MYSQL_TABLE_ARGS,
+    )
+    user_blocks = Table(
+        f"{prefix}user_blocks",
+        md,
+        # user_id blocked blocked_id: no 1:1 messages, calls or friend requests
+        # between the two, in either direction, until user_id unblocks.
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("blocked_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        UniqueConstraint("user_id", "blocked_id", name=f"{prefix}uq_user_blocks_pair"),
+        Index(f"{prefix}ix_user_blocks_blocked", "blocked_id"),
+        **MYSQL_TABLE_ARGS,
+    )
     return Schema(
         metadata=md,
         users=users,
@@ -185,6 +213,8 @@ def build_schema(prefix: str = "") -> Schema:
         sessions=sessions,
         files=files,
         schema_version=schema_version,
+        friend_requests=friend_requests,
+        user_blocks=user_blocks,
     )
 
 
@@ -201,6 +231,13 @@ def _add_files(conn: Connection, schema: Schema) -> None:
     schema.files.create(conn, checkfirst=True)
 
 
+def _add_friend_requests_and_blocks(conn: Connection, schema: Schema) -> None:
+    """Version 3: pending friend requests and blocks (``friend_requests``,
+    ``user_blocks``). Existing friendships stay as they are."""
+    schema.friend_requests.create(conn, checkfirst=True)
+    schema.user_blocks.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
-MIGRATIONS: dict[int, Migration] = {2: _add_files}
+MIGRATIONS: dict[int, Migration] = {2: _add_files, 3: _add_friend_requests_and_blocks}

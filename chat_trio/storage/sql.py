@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
 from chat_trio.storage import schema as schema_mod
+from chat_trio.storage import search, social
 from chat_trio.storage.schema import Schema
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,56 @@ class SqlStore:
             return [self._user(r) for r in rows]
 
         return await self._run(run)
+
+    # -- friend requests and blocks (the SQL is in storage/social.py) ------------
+
+    async def request_friend(self, sender_id: int, to_id: int) -> social.RequestOutcome:
+        """``sender`` asks ``to`` to be friends (or accepts ``to``'s request)."""
+        return await self._run(
+            social.request_friend, self.engine, self.schema, sender_id, to_id, now_ms()
+        )
+
+    async def accept_request(self, user_id: int, sender_id: int) -> social.AnswerOutcome:
+        return await self._run(
+            social.accept_request, self.engine, self.schema, user_id, sender_id, now_ms()
+        )
+
+    async def decline_request(self, user_id: int, sender_id: int) -> social.AnswerOutcome:
+        return await self._run(social.decline_request, self.engine, self.schema, user_id, sender_id)
+
+    async def cancel_request(self, user_id: int, to_id: int) -> social.AnswerOutcome:
+        return await self._run(social.cancel_request, self.engine, self.schema, user_id, to_id)
+
+    async def remove_friend(self, user_id: int, other_id: int) -> bool:
+        return await self._run(social.remove_friend, self.engine, self.schema, user_id, other_id)
+
+    async def block(self, user_id: int, other_id: int) -> social.BlockOutcome:
+        return await self._run(social.block, self.engine, self.schema, user_id, other_id, now_ms())
+
+    async def unblock(self, user_id: int, other_id: int) -> bool:
+        return await self._run(social.unblock, self.engine, self.schema, user_id, other_id)
+
+    async def pending_requests(
+        self, user_id: int
+    ) -> tuple[list[social.PendingRequest], list[social.PendingRequest]]:
+        return await self._run(social.pending_requests, self.engine, self.schema, user_id)
+
+    async def blocked_users(self, user_id: int) -> list[User]:
+        return await self._run(social.blocked_users, self.engine, self.schema, user_id)
+
+    async def block_ties(self, user_uuid: str) -> frozenset[str]:
+        return await self._run(social.block_ties, self.engine, self.schema, user_uuid)
+
+    async def relations(self, user_id: int) -> dict[int, social.Relation]:
+        return await self._run(social.relations, self.engine, self.schema, user_id)
+
+    # -- search (storage/search.py) -----------------------------------------------
+
+    async def search_users(self, query: str, *, limit: int) -> list[User]:
+        return await self._run(search.search_users, self.engine, self.schema, query, limit)
+
+    async def search_groups(self, query: str, *, limit: int) -> list[Group]:
+        return await self._run(search.search_groups, self.engine, self.schema, query, limit)
 
     # -- groups -------------------------------------------------------------------
 
