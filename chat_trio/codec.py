@@ -6,11 +6,13 @@ malformed frame costs its sender an error frame, never the session.
 
 from __future__ import annotations
 
+import json
+
 from google.protobuf.message import DecodeError
 
 from chat_trio._pb.message_pb2 import Message
 from chat_trio.errors import ProtocolError
-from chat_trio.model import SYSTEM, FrameType, MessageType, StoredMessage
+from chat_trio.model import SYSTEM, FrameType, MessageType, StoredMessage, User
 
 __all__ = [
     "Message",
@@ -19,6 +21,7 @@ __all__ = [
     "delivery_frame",
     "encode",
     "error_frame",
+    "friend_frame",
     "group_delivery_frame",
     "pong_frame",
     "relay_frame",
@@ -121,6 +124,26 @@ def _stored_frame(stored: StoredMessage, *, sender: str, to: str) -> bytes:
         createAt=stored.created_at_ms,
     )
     return _from(sender, message).SerializeToString()
+
+
+def friend_frame(*, to: str, event: str, peer: User, actor: str, at_ms: int) -> bytes:
+    """Tells ``to``'s sessions that a friend request, friendship or block with
+    ``peer`` changed (``event``), done by ``actor`` (``to`` or ``peer``).
+
+    ``from`` is "System", as for the welcome: go-chat's client files a frame
+    under the user its ``from`` names, and no user is named "System". The
+    peer's public profile rides in ``content`` (JSON), so a list can show the
+    new entry without asking.
+    """
+    profile = {
+        "uuid": peer.uuid, "username": peer.username, "nickname": peer.nickname,
+        "avatar": peer.avatar,
+    }
+    message = Message(
+        type=FrameType.FRIEND, to=to, friendEvent=event, peer=peer.uuid, actor=actor,
+        content=json.dumps(profile, ensure_ascii=False), createAt=at_ms,
+    )
+    return _from(SYSTEM, message).SerializeToString()
 
 
 def relay_frame(message: Message) -> bytes:

@@ -55,6 +55,7 @@ class FrameType:
     ACK = "ack"
     ERROR = "error"
     SYNC = "sync"  # catch-up: the client asks for what came after an id
+    FRIEND = "friend"  # a friend request, friendship or block changed (server only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@
      (:mod:`~chat_trio.intake.content`), then the store writer, which stores,
      acks and delivers it (:class:`PersistRequest`);
    - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
-   - ``ack`` and ``error``: refused, the server sends those;
+   - ``ack``, ``error`` and ``friend``: refused, the server sends those;
    - everything else (calls, signaling, video and screen frames): capped by
      kind, addressed to one user, and relayed, never stored
      (:mod:`~chat_trio.intake.relay`).
@@ -138,7 +138,7 @@ class Intake:
         if message.type == FrameType.SYNC:
             await self._catch_up.send_page(session, sender, message.id)
             return "sync"
-        if message.type in (FrameType.ACK, FrameType.ERROR):
+        if message.type in (FrameType.ACK, FrameType.ERROR, FrameType.FRIEND):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
         to = await authorize.relay_target(self._directory, message, self._is_online)
