@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import trio
 
+from chat_trio.blocks import BlockCache
 from chat_trio.model import Group, User
 from chat_trio.storage import Store
 
@@ -50,6 +51,8 @@ class Directory:
         self._max_users = max_users
         # Bumped when a profile change begins: a user read that it overtook is not kept.
         self._profile_changes = 0
+        #: Who blocked whom (chat_trio/blocks.py), with the same freshness as groups.
+        self.blocks = BlockCache(store, ttl=group_ttl)
 
     async def user(self, uuid: str) -> User | None:
         """The user with ``uuid``, or None. A dict hit once looked up (no checkpoint);
@@ -91,6 +94,7 @@ class Directory:
         self._profile_changes += 1
         self._users.pop(uuid, None)
         return await self.user(uuid)
+
     async def group(self, uuid: str) -> GroupView | None:
         cached = self._groups.get(uuid)
         now = trio.current_time()

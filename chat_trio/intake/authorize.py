@@ -5,7 +5,9 @@ recipients are the named user's (or every member's) sessions and the sender's
 own other sessions. A relayed frame (a call, signaling, video or screen frame)
 names one existing user, and a dial names one who is online somewhere, so that
 the caller is not left ringing nobody. A frame to everyone (no ``to``) is never
-allowed.
+allowed. Neither a 1:1 message nor a relayed frame passes between two users
+when either blocked the other (groups are shared rooms: a block does not
+silence anyone there; see docs/protocol.md, Blocking).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ async def chat_addressee(directory: Directory, sender: User, message: codec.Mess
     """The user or group a chat message from ``sender`` goes to.
 
     Raises:
-        ProtocolError: 403 without ``to`` or from a non-member of the group, 404
+        ProtocolError: 403 without ``to``, from a non-member of the group, or
+            between users one of whom blocked the other; 404
             for no such user or group, 400 for another ``messageType``.
     """
     _require_to(message)
@@ -48,6 +51,7 @@ async def chat_addressee(directory: Directory, sender: User, message: codec.Mess
         target = await directory.user(message.to)
         if target is None:
             raise ProtocolError(404, "no such user")
+        await _refuse_blocked(directory, sender.uuid, target.uuid, "message")
         # The sender too: its other sessions (tabs, devices) see what it sent.
         me = sender.uuid
         recipients = (target.uuid,) if target.uuid == me else (target.uuid, me)
@@ -62,20 +66,34 @@ async def chat_addressee(directory: Directory, sender: User, message: codec.Mess
     raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 
 
+async def _refuse_blocked(directory: Directory, sender: str, target: str, what: str) -> None:
+    """Raises ProtocolError 403 when ``sender`` blocked ``target`` or the reverse."""
+    if sender == target:
+        return
+    ties = await directory.blocks.ties(sender)
+    if target in ties.blocked:
+        raise ProtocolError(403, f"you blocked this user; unblock them to {what} them")
+    if target in ties.blocked_by:
+        raise ProtocolError(403, f"this user does not accept a {what} from you")
+
+
 async def relay_target(
     directory: Directory, message: codec.Message, is_online: Callable[[str], bool]
 ) -> str:
-    """The one user a relayed frame goes to.
+    """The one user a relayed frame goes to. ``from`` must already be the
+    authenticated sender (the intake stamps it).
 
     Raises:
-        ProtocolError: 403 without ``to``, 400 for a group, 404 for no such user
-            or a dial to a user with no live session on any node.
+        ProtocolError: 403 without ``to`` or between users one of whom blocked the
+            other, 400 for a group, 404 for no such user or a dial to a user with
+            no live session on any node.
     """
     _require_to(message)
     if message.messageType == MessageType.GROUP:
         raise ProtocolError(400, "calls and signaling go to one user, not to a group")
     if await directory.user(message.to) is None:
         raise ProtocolError(404, "no such user")
+    await _refuse_blocked(directory, getattr(message, "from"), message.to, "call")
     if message.contentType in _DIALS and not is_online(message.to):
         # Ringing nobody would leave the caller waiting: say so at once.
         raise ProtocolError(404, "that user is not online")
