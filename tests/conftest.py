@@ -237,7 +237,10 @@ async def make_user(server: Server) -> AsyncIterator[MakeUser]:
 
 
 async def befriend(a: User, b: User) -> None:
+    """Make ``a`` and ``b`` friends as two go-chat clients do: each adds the other
+    (``POST /friend`` asks, and accepts a request the other side sent)."""
     await a.api.request("POST", "/friend", json={"uuid": a.uuid, "friendUsername": b.username})
+    await b.api.request("POST", "/friend", json={"uuid": b.uuid, "friendUsername": a.username})
 
 
 async def make_group(owner: User, name: str, *members: User) -> str:
