@@ -104,13 +104,13 @@ async def test_block_ends_ties_and_stops_requests(store: SqlStore) -> None:
     assert [u.uuid for u in await store.blocked_users(a.id)] == sorted(
         [b.uuid, c.uuid], key=lambda uuid: next(u.username for u in (b, c) if u.uuid == uuid)
     )
-    assert await store.block_ties(a.uuid) == frozenset({b.uuid, c.uuid})
-    assert await store.block_ties(b.uuid) == frozenset({a.uuid})  # blocked by a
+    assert await store.block_ties(a.uuid) == (frozenset({b.uuid, c.uuid}), frozenset())
+    assert await store.block_ties(b.uuid) == (frozenset(), frozenset({a.uuid}))
     assert await store.relations(a.id) == {b.id: "blocked", c.id: "blocked"}
     assert await store.relations(b.id) == {}  # being blocked is not shown
     assert await store.unblock(a.id, b.id) is True
     assert await store.unblock(a.id, b.id) is False
-    assert await store.block_ties(b.uuid) == frozenset()
+    assert await store.block_ties(b.uuid) == (frozenset(), frozenset())
     assert await store.friends(a.id) == []  # unblocking gives nothing back
     assert await store.request_friend(b.id, a.id) == "requested"
     assert await store.relations(a.id) == {b.id: "incoming", c.id: "blocked"}

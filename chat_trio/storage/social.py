@@ -237,10 +237,13 @@ def blocked_users(engine: Engine, schema: Schema, me: int) -> list[User]:
     return [_user(row) for row in rows]
 
 
-def block_ties(engine: Engine, schema: Schema, user_uuid: str) -> frozenset[str]:
-    """The uuids of everyone in a block with ``user_uuid``, either way round: who
-    may not message or call them, and whom they may not message or call."""
+def block_ties(
+    engine: Engine, schema: Schema, user_uuid: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(whom ``user_uuid`` blocked, who blocked ``user_uuid``), as uuids: between
+    them and these users no 1:1 message, call or friend request may pass."""
     u, b = schema.users, schema.user_blocks
+    # the other side is an alias: a subquery on the same table would correlate
     me = select(u.c.id).where(u.c.uuid == user_uuid).scalar_subquery()
     other = u.alias("other")
     with engine.connect() as conn:
@@ -250,7 +253,7 @@ def block_ties(engine: Engine, schema: Schema, user_uuid: str) -> frozenset[str]
         blockers = conn.execute(
             select(other.c.uuid).join(b, b.c.user_id == other.c.id).where(b.c.blocked_id == me)
         ).scalars().all()
-    return frozenset(blocked) | frozenset(blockers)
+    return frozenset(blocked), frozenset(blockers)
 
 
 #: How the caller stands with another user, for search results and lists.

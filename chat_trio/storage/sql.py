@@ -321,7 +321,7 @@ class SqlStore:
     async def blocked_users(self, user_id: int) -> list[User]:
         return await self._run(social.blocked_users, self.engine, self.schema, user_id)
 
-    async def block_ties(self, user_uuid: str) -> frozenset[str]:
+    async def block_ties(self, user_uuid: str) -> tuple[frozenset[str], frozenset[str]]:
         return await self._run(social.block_ties, self.engine, self.schema, user_uuid)
 
     async def relations(self, user_id: int) -> dict[int, social.Relation]:
