@@ -20,6 +20,7 @@ from chat_trio.api.common import (
     user_json,
     user_json_for,
 )
+from chat_trio.api.search import MAX_QUERY
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import Conflict, ProtocolError
 
@@ -144,6 +145,14 @@ async def find_by_name() -> Response:
     s = services()
     user = await s.store.user_by_username(name)
     group = await s.store.group_by_name(name)
+    # No exact name: the best-ranked partial match (GET /search has them all), so
+    # go-chat's client, which shows one user and one group, finds people by part
+    # of a name too. Still empty objects when nothing matches at all.
+    if user is None and len(name) <= MAX_QUERY:
+        user = next((u for u in await s.store.search_users(name, limit=2) if u.id != viewer.id),
+                    None)
+    if group is None and len(name) <= MAX_QUERY:
+        group = next(iter(await s.store.search_groups(name, limit=1)), None)
     empty_user = {"uuid": "", "username": "", "nickname": "", "email": "", "avatar": ""}
     empty_group = {"uuid": "", "groupId": 0, "userId": 0, "createAt": "", "name": "", "notice": ""}
     return ok(
