@@ -294,3 +294,78 @@ async def test_clients_cannot_send_friend_frames(server: Server, make_user: Make
         await ca.send_text(b.uuid, "marker")
         with trio.fail_after(10):
             assert (await cb.receive_chat()).content == "marker"  # nothing came before it
+
+
+async def test_search_ranks_people_and_groups_with_their_relation(make_user: MakeUser) -> None:
+    me = await make_user("searcher")
+    exact = await make_user("kim")
+    prefix = await make_user("kimberly")
+    inside = await make_user("akima")
+    friend = await make_user("kimfriend")
+    await befriend(me, friend)
+    await me.api.request("POST", "/friend/requests", json={"uuid": prefix.uuid})
+    await inside.api.request("POST", "/friend/requests", json={"uuid": me.uuid})
+    await me.api.request("POST", f"/block/{exact.uuid}")
+    await make_group(inside, "kim-club", me)
+    await make_group(inside, "the kim fans")
+    found = await me.api.request("GET", "/search", params={"q": "KIM"})
+    assert [(u["username"], u["relation"]) for u in found["users"]] == [
+        ("kim", "blocked"), ("kimberly", "outgoing"), ("kimfriend", "friend"),
+        ("akima", "incoming"),
+    ]
+    assert all(u["email"] == "" for u in found["users"])
+    assert [(g["name"], g["member"]) for g in found["groups"]] == [
+        ("kim-club", True), ("the kim fans", False),
+    ]
+    # capped, and the caller is never among the users
+    capped = await me.api.request("GET", "/search", params={"q": "kim", "limit": 2})
+    assert [u["username"] for u in capped["users"]] == ["kim", "kimberly"]
+    assert len(capped["groups"]) == 2
+    mine = await me.api.request("GET", "/search", params={"q": "searcher"})
+    assert mine["users"] == []
+    # nickname matches; LIKE wildcards in the query are literal
+    await me.api.request("PUT", "/user", json={"nickname": "Quincy 100%"})
+    other = await make_user()
+    by_nick = await other.api.request("GET", "/search", params={"q": "0%"})
+    assert [u["uuid"] for u in by_nick["users"]] == [me.uuid]
+    assert (await other.api.request("GET", "/search", params={"q": "_"}))["users"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({}, "`q` is required"),
+        ({"q": "  "}, "`q` is required"),
+        ({"q": "x" * 65}, "longer than 64"),
+        ({"q": "a\x01"}, "control characters"),
+        ({"q": "a", "limit": "many"}, "must be an integer"),
+        ({"q": "a", "limit": "0"}, "between 1 and 50"),
+        ({"q": "a", "limit": "51"}, "between 1 and 50"),
+    ],
+)
+async def test_search_refuses_bad_input(
+    make_user: MakeUser, params: dict[str, str], reason: str
+) -> None:
+    me = await make_user()
+    status, msg = await refused(me, "GET", "/search", params=params)
+    assert status == 400 and reason in msg
+
+
+async def test_find_by_name_falls_back_to_the_best_partial_match(make_user: MakeUser) -> None:
+    me = await make_user("looker")
+    await make_user("robert")
+    bob = await make_user("bob")
+    await make_user("bobby")
+    group = await make_group(bob, "bobsleigh")
+    found = await me.api.request("GET", "/user/name", params={"name": "bob"})
+    assert found["user"]["uuid"] == bob.uuid  # exact first
+    assert found["group"]["uuid"] == group  # no group "bob": the best partial one
+    partial = await me.api.request("GET", "/user/name", params={"name": "ober"})
+    assert partial["user"]["username"] == "robert"
+    assert partial["group"]["name"] == ""
+    nothing = await me.api.request("GET", "/user/name", params={"name": "zzz"})
+    assert nothing["user"]["username"] == "" and nothing["group"]["uuid"] == ""
+    # never the caller itself
+    assert (await me.api.request("GET", "/user/name", params={"name": "looke"}))["user"][
+        "username"
+    ] == ""

@@ -64,6 +64,9 @@ async def test_every_operation_answers_as_documented(
     server: Server, make_user: MakeUser
 ) -> None:
     me, friend = await make_user(), await make_user()
+    asker, decliner, other = await make_user(), await make_user(), await make_user()
+    for sender in (asker, decliner):
+        await sender.api.request("POST", "/friend/requests", json={"uuid": me.uuid})
     group_uuid = await make_group(friend, "documented")
     avatar = await me.api.request(
         "POST", "/file", data={"uuid": me.uuid}, files={"file": ("a.png", PNG)}
@@ -79,6 +82,20 @@ async def test_every_operation_answers_as_documented(
         ("/user/online", "get"): {"params": {"uuid": friend.uuid}},
         ("/user/{uuid}", "get"): {"url": f"/user/{friend.uuid}"},
         ("/friend", "post"): {"json": {"uuid": me.uuid, "friendUsername": friend.username}},
+        ("/friend/requests", "post"): {"json": {"uuid": other.uuid}},
+        ("/friend/requests", "get"): {},
+        ("/friend/requests/{uuid}", "delete"): {"url": f"/friend/requests/{other.uuid}"},
+        ("/friend/requests/{uuid}/accept", "post"): {
+            "url": f"/friend/requests/{asker.uuid}/accept"
+        },
+        ("/friend/requests/{uuid}/decline", "post"): {
+            "url": f"/friend/requests/{decliner.uuid}/decline"
+        },
+        ("/friend/{uuid}", "delete"): {"url": f"/friend/{asker.uuid}"},
+        ("/block/{uuid}", "post"): {"url": f"/block/{other.uuid}"},
+        ("/block", "get"): {},
+        ("/block/{uuid}", "delete"): {"url": f"/block/{other.uuid}"},
+        ("/search", "get"): {"params": {"q": friend.username[:3]}},
         ("/message", "get"): {
             "params": {"Uuid": me.uuid, "MessageType": 1, "FriendUsername": friend.username}
         },

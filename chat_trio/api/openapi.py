@@ -77,6 +77,56 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["user", "group"],
         "properties": {"user": _ref("User"), "group": _ref("Group")},
     },
+    "FriendStatus": {
+        "type": "object",
+        "required": ["status", "user"],
+        "properties": {
+            "status": {
+                "enum": ["requested", "friends", "none"],
+                "description": "where the two stand now",
+            },
+            "user": _ref("User"),
+        },
+    },
+    "PendingRequest": {
+        "type": "object",
+        "required": ["user", "createAt"],
+        "properties": {"user": _ref("User"), "createAt": {"type": "string"}},
+    },
+    "PendingRequests": {
+        "type": "object",
+        "required": ["incoming", "outgoing"],
+        "properties": {
+            "incoming": {"type": "array", "items": _ref("PendingRequest")},
+            "outgoing": {"type": "array", "items": _ref("PendingRequest")},
+        },
+    },
+    "SearchResult": {
+        "type": "object",
+        "required": ["users", "groups"],
+        "properties": {
+            "users": {
+                "type": "array",
+                "items": {
+                    "allOf": [_ref("User")],
+                    "required": ["relation"],
+                    "properties": {
+                        "relation": {
+                            "enum": ["none", "friend", "incoming", "outgoing", "blocked"]
+                        }
+                    },
+                },
+            },
+            "groups": {
+                "type": "array",
+                "items": {
+                    "allOf": [_ref("Group")],
+                    "required": ["member"],
+                    "properties": {"member": {"type": "boolean"}},
+                },
+            },
+        },
+    },
     "HistoryItem": {
         "type": "object",
         "required": [
@@ -239,7 +289,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/user/name": {
         "get": _op(
-            "A user and a group with exactly this name (empty fields where none)",
+            "A user and a group with exactly this name, else the best partial match "
+            "(empty fields where nothing matches)",
             _ref("Found"), refusals=("400", "401"), parameters=[_query("name", True)],
         )
     },
@@ -257,9 +308,63 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/friend": {
         "post": _op(
-            "Become friends with a user (both ways)", None,
+            "go-chat's add friend: sends a friend request, or accepts the one this user "
+            "sent the caller", None,
             refusals=("400", "401", "403", "404", "409"),
             body=_json_body(_strings("uuid", "friendUsername"), ["friendUsername"]),
+        )
+    },
+    "/friend/requests": {
+        "get": _op("The caller's pending friend requests", _ref("PendingRequests")),
+        "post": _op(
+            "Ask a user (by uuid or username) to be friends; accepts their request if "
+            "they already sent one (then 200, status friends)", _ref("FriendStatus"),
+            status="201", refusals=("400", "401", "403", "404", "409"),
+            body=_json_body(_strings("uuid", "username"), []),
+        ),
+    },
+    "/friend/requests/{uuid}/accept": {
+        "post": _op(
+            "Accept the friend request this user sent the caller", _ref("FriendStatus"),
+            refusals=("400", "401", "403", "404"), parameters=[_path("uuid")],
+        )
+    },
+    "/friend/requests/{uuid}/decline": {
+        "post": _op(
+            "Decline the friend request this user sent the caller", _ref("FriendStatus"),
+            refusals=("400", "401", "403", "404"), parameters=[_path("uuid")],
+        )
+    },
+    "/friend/requests/{uuid}": {
+        "delete": _op(
+            "Withdraw the caller's friend request to this user", _ref("FriendStatus"),
+            refusals=("400", "401", "403", "404"), parameters=[_path("uuid")],
+        )
+    },
+    "/friend/{uuid}": {
+        "delete": _op(
+            "End the friendship with this user, on both sides", _ref("FriendStatus"),
+            refusals=("400", "401", "404"), parameters=[_path("uuid")],
+        )
+    },
+    "/block": {"get": _op("The users the caller blocked", _array("User"))},
+    "/block/{uuid}": {
+        "post": _op(
+            "Block a user: no 1:1 messages, calls or friend requests either way; ends "
+            "the friendship and pending requests", _ref("User"),
+            refusals=("400", "401", "404", "409"), parameters=[_path("uuid")],
+        ),
+        "delete": _op(
+            "Lift a block", _ref("User"), refusals=("400", "401", "404"),
+            parameters=[_path("uuid")],
+        ),
+    },
+    "/search": {
+        "get": _op(
+            "People (by username or nickname) and groups whose names contain q, ranked "
+            "exact, prefix, substring; at most limit of each (20, up to 50)",
+            _ref("SearchResult"), refusals=("400", "401"),
+            parameters=[_query("q", True), _query("limit", kind="integer")],
         )
     },
     "/message": {
