@@ -101,6 +101,7 @@ async def serve(
         # A login ended on any node ends on every node: its cache entry and sessions.
         accounts.on_revoked = bus.publish_revocation
         bus.on_revocation = accounts.forget
+        bus.on_block_change = lambda uuids: directory.blocks.forget(*uuids)
         services = Services(
             config=config,
             store=store,

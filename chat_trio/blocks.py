@@ -4,11 +4,12 @@ Every 1:1 message and every relayed frame (calls, signaling, video frames,
 many a second during a call) is checked against the blocks between sender and
 recipient. Asking the database each time would put a thread hop on each of
 them, so each user's blocks, both ways, are kept here once read, as the
-directory keeps group members: dropped when a block or unblock is made on
-this node, and read again once ``ttl`` seconds old, so a block made on another
-node holds here within that time. (A message that slips through in that
-window is one the blocker could have got a moment earlier anyway; friend
-requests are checked in the database, always.)
+directory keeps group members. An entry is dropped when a block or unblock
+of that user is made on this node, or on another node (the bus says so, ahead
+of the friend events the change sent: bus/redis.py), and read again once
+``ttl`` seconds old, which bounds how long a change made while Redis was
+unreachable goes unseen here. (Friend requests are checked in the database,
+always.)
 """
 
 from __future__ import annotations

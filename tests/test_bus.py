@@ -156,3 +156,30 @@ async def test_a_revocation_reaches_every_other_node(nursery: trio.Nursery) -> N
         await two_heard.wait()
     assert heard_by_b == [logout, password_change]
     assert heard_by_a == []  # its own revocations were handled where they were made
+
+
+async def test_a_block_change_reaches_other_nodes_ahead_of_its_frames(
+    nursery: trio.Nursery,
+) -> None:
+    """A node that delivers the friend event a block sent has already dropped
+    its cached blocks of both users."""
+    prefix = f"chat_trio_test_{uuid.uuid4().hex[:10]}"
+    inbox_a, _ = trio.open_memory_channel[HubEvent](16)
+    inbox_b, received_b = trio.open_memory_channel[HubEvent](16)
+    a = RedisBus(URL, prefix, inbox_a, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
+    b = RedisBus(URL, prefix, inbox_b, local_users=lambda: (), heartbeat=0.2, node_ttl=1)
+    heard: list[tuple[str, ...]] = []
+    a.on_block_change = heard.append  # its own changes are handled where they are made
+    b.on_block_change = heard.append
+    await nursery.start(a.run)
+    await nursery.start(b.run)
+    await until(lambda: a.health() == "ok" and b.health() == "ok")
+    b.presence_changed("bob", True)
+    await until(lambda: a.nodes_elsewhere("bob") == 1)
+
+    a.publish_block_change(("alice", "bob"))
+    a.publish(b"the friend event", ("bob",))
+    with trio.fail_after(10):
+        event = await received_b.receive()
+    assert event == Fanout(b"the friend event", ("bob",))
+    assert heard == [("alice", "bob")]

@@ -37,6 +37,7 @@ async def block(uuid: str) -> Response:
     if not outcome.blocked:
         raise ProtocolError(409, "you already blocked this user")
     s.directory.blocks.forget(me.uuid, other.uuid)
+    s.bus.publish_block_change((me.uuid, other.uuid))  # before the pushes: see bus/redis.py
     await push(s, FriendEvent.BLOCK, actor=me, other=other, to_other=False)
     # what the blocked user sees: the end of each tie, as if answered one by one
     if outcome.was_friend:
@@ -57,5 +58,6 @@ async def unblock(uuid: str) -> Response:
     if not await s.store.unblock(me.id, other.id):
         raise ProtocolError(404, "you have not blocked this user")
     s.directory.blocks.forget(me.uuid, other.uuid)
+    s.bus.publish_block_change((me.uuid, other.uuid))
     await push(s, FriendEvent.UNBLOCK, actor=me, other=other, to_other=False)
     return ok(user_json_for(me, other))

@@ -54,6 +54,15 @@ class Bus(Protocol):
         their token caches and close the sessions opened with them. Never blocks."""
         ...
 
+    #: Told the users whose blocks changed on another node (their cached blocks
+    #: are stale); must not block.
+    on_block_change: Callable[[tuple[str, ...]], None] | None
+
+    def publish_block_change(self, user_uuids: tuple[str, ...]) -> None:
+        """Tell the other nodes that blocks between these users changed here, so
+        that they read them again before the next message. Never blocks."""
+        ...
+
     def presence_changed(self, user_uuid: str, online: bool) -> None:
         """The user's first session on this node opened (True) or its last closed."""
         ...

@@ -16,6 +16,7 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self.on_revocation: Callable[[Revocation], None] | None = None
+        self.on_block_change: Callable[[tuple[str, ...]], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -24,6 +25,9 @@ class MemoryBus:
         pass
 
     def publish_revocation(self, revocation: Revocation) -> None:
+        pass
+
+    def publish_block_change(self, user_uuids: tuple[str, ...]) -> None:
         pass
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:

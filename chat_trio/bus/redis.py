@@ -8,7 +8,8 @@ Keys and channels, all under ``redisPrefix`` (``P``)::
     P:to:<id>         channel: frames for node <id> (only that node subscribes)
     P:presence        channel: "+ <id> <uuid>..." / "- <id> <uuid>..." / "= <id>" / "x <id>",
                       and ended logins: "r <id> <token hash>" (a logout) /
-                      "p <id> <user id> <kept token hash>" (a password change)
+                      "p <id> <user id> <kept token hash>" (a password change),
+                      and changed blocks: "b <id> <uuid>..." (read their blocks again)
 
 Every node keeps a mirror of the other live nodes' user sets (``user -> nodes``),
 loaded when it connects, kept fresh by the presence channel, re-read every
@@ -36,6 +37,12 @@ the presence channel, ahead of frames; a node hands each one it receives to
 closes the sessions opened with it. While Redis is unreachable they wait in
 their own buffer (up to BUFFER) and are sent on reconnection; meanwhile the
 other nodes trust a cached token for at most auth.TOKEN_CACHE_SECONDS.
+
+Changed blocks travel the same way, ahead of the frames queued with them (so
+a node has dropped its cached blocks before it delivers the friend event that
+a block sent), and go to ``on_block_change`` (the directory's block cache).
+Without Redis, the other nodes' caches go stale for at most their freshness
+(chat_trio/blocks.py).
 """
 
 from __future__ import annotations
@@ -169,6 +176,9 @@ class RedisBus:
         self._revocations: deque[Revocation] = deque(maxlen=buffer)
         #: Told the revocations other nodes publish.
         self.on_revocation: Callable[[Revocation], None] | None = None
+        self._block_changes: deque[tuple[str, ...]] = deque(maxlen=buffer)
+        #: Told the users whose blocks changed on another node.
+        self.on_block_change: Callable[[tuple[str, ...]], None] | None = None
         #: The mirror: user -> the other live nodes holding a session of theirs.
         self._where: dict[str, set[str]] = {}
         #: The mirror by node: other live node -> its users.
@@ -204,6 +214,10 @@ class RedisBus:
 
     def publish_revocation(self, revocation: Revocation) -> None:
         self._revocations.append(revocation)
+        self._wake()
+
+    def publish_block_change(self, user_uuids: tuple[str, ...]) -> None:
+        self._block_changes.append(user_uuids)
         self._wake()
 
     def presence_changed(self, user_uuid: str, online: bool) -> None:
@@ -427,7 +441,7 @@ class RedisBus:
             if self._reload:
                 await self._load(command)
             await self._flush(command, until=next_beat)
-            if self._pending or self._outbox or self._revocations:
+            if self._pending or self._outbox or self._revocations or self._block_changes:
                 continue  # a heartbeat is due before the rest: liveness comes first
             with trio.move_on_at(next_beat):
                 await self._wake_receive.receive()
@@ -437,7 +451,7 @@ class RedisBus:
         until nothing is left or the clock reaches ``until``."""
         me = self._node_id
         while (
-            self._pending or self._outbox or self._revocations
+            self._pending or self._outbox or self._revocations or self._block_changes
         ) and trio.current_time() < until:
             commands: list[tuple[Arg, ...]] = []
             revoked = list(self._revocations)
@@ -445,6 +459,10 @@ class RedisBus:
             for revocation in revoked:
                 line = _revocation_text(me, revocation)
                 commands.append(("PUBLISH", self._presence_channel, line))
+            changed = list(self._block_changes)
+            self._block_changes.clear()
+            for pair in changed:
+                commands.append(("PUBLISH", self._presence_channel, " ".join(["b", me, *pair])))
             if self._pending:
                 pending, self._pending = self._pending, {}
                 online = sorted(u for u, on in pending.items() if on)
@@ -472,6 +490,7 @@ class RedisBus:
             except RedisUnavailable:
                 self._outbox.extendleft(reversed(batch))
                 self._revocations.extendleft(reversed(revoked))
+                self._block_changes.extendleft(reversed(changed))
                 raise
             self._published += len(batch)
 
@@ -517,6 +536,9 @@ class RedisBus:
         elif op == "x" and node in self._holds:
             self._set_node(node, set())
             del self._holds[node]
+        elif op == "b":
+            if self.on_block_change is not None and users:
+                self.on_block_change(tuple(users))
         elif op in ("r", "p"):
             revocation = _parse_revocation(op, users)
             if revocation is None:
