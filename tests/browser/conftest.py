@@ -215,7 +215,15 @@ class User:
             "data-state", "open"
         )
 
+    def ask_to_be_friends(self, username: str) -> None:
+        """Search and press Add: a friend request until the other side adds back."""
+        self.search(username)
+        with self.page.expect_response(lambda r: r.url.endswith("/friend")) as answer:
+            self.page.get_by_test_id("add-friend").click()
+        assert answer.value.ok
+
     def find_and_add_friend(self, username: str) -> None:
+        """Search and press Add when ``username`` already asked: now friends."""
         self.search(username)
         self.page.get_by_test_id("add-friend").click()
         playwright_sync.expect(self.conv(username)).to_be_visible()
@@ -277,16 +285,23 @@ def make_user(
     assert [e for u in users for e in u.errors] == []
 
 
+def befriend(asker: User, accepter: User) -> None:
+    """Make two users friends through the page: ``asker`` adds ``accepter``
+    (a request), ``accepter`` adds back (the acceptance), and ``asker``'s list
+    shows the new friend once it refreshes."""
+    asker.ask_to_be_friends(accepter.username)
+    accepter.find_and_add_friend(asker.username)
+    asker.page.reload()
+    asker.expect_online()
+    playwright_sync.expect(asker.conv(accepter.username)).to_be_visible()
+
+
 @pytest.fixture
 def friends(make_user: Callable[..., User]) -> tuple[User, User]:
     """Two users who are friends, each with the other's conversation open."""
     alice = make_user("alice")
     bob = make_user("bob")
-    alice.find_and_add_friend(bob.username)
-    # Friendship is mutual: Bob sees Alice after his list refreshes.
-    bob.page.reload()
-    bob.expect_online()
-    playwright_sync.expect(bob.conv(alice.username)).to_be_visible()
+    befriend(alice, bob)
     alice.open_conv(bob.username)
     bob.open_conv(alice.username)
     return alice, bob

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, expect
 
-from .conftest import PASSWORD, ROOT, ChatServer, User, unique
+from .conftest import PASSWORD, ROOT, ChatServer, User, befriend, unique
 from .media import png
 
 #: The README's picture of the chat view. Rewritten only on request
@@ -141,7 +141,7 @@ def test_unread_mark_and_notification(
 ) -> None:
     alice, _bob = friends
     carol = make_user("carol")
-    carol.find_and_add_friend(alice.username)
+    befriend(carol, alice)
     carol.open_conv(alice.username)
     carol.send_text("psst, Alice")
     # Alice has Bob open: Carol's conversation appears with an unread mark.
@@ -230,7 +230,7 @@ def test_phone_layout(make_user: Callable[..., User]) -> None:
     phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
     alice = make_user("alice", **phone)
     bob = make_user("bob")
-    alice.find_and_add_friend(bob.username)
+    befriend(alice, bob)
     page = alice.page
     expect(page.get_by_test_id("chat")).to_have_count(0)
     alice.open_conv(bob.username)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import ChatServer, register_and_login, unique
+from .conftest import ChatServer, befriend, register_and_login, unique
 
 
 @pytest.fixture
@@ -26,9 +26,7 @@ def test_reconnect_after_server_restart(browser: Browser, own_server: ChatServer
     alice = register_and_login(browser, own_server, unique("alice"))
     bob = register_and_login(browser, own_server, unique("bob"))
     try:
-        alice.find_and_add_friend(bob.username)
-        bob.page.reload()
-        bob.expect_online()
+        befriend(alice, bob)
         alice.open_conv(bob.username)
         bob.open_conv(alice.username)
         alice.send_text("before the restart")
