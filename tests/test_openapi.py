@@ -160,3 +160,15 @@ async def test_document_and_page_are_served(server: Server, path: str) -> None:
         assert response.json()["openapi"] == "3.1.0"
     else:
         assert "/user/register" in response.text
+
+
+async def test_asking_back_answers_200_as_documented(server: Server, make_user: MakeUser) -> None:
+    a, b = await make_user(), await make_user()
+    await a.api.request("POST", "/friend/requests", json={"uuid": b.uuid})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.post(
+            "/friend/requests", json={"uuid": a.uuid},
+            headers={"Authorization": f"Bearer {b.me.token}"},
+        )
+    assert response.status_code == 200 and response.json()["data"]["status"] == "friends"
+    check(response, "/friend/requests", "post")

@@ -475,6 +475,9 @@ def _browser_refusals(paths: dict[str, dict[str, Schema]]) -> None:
 
 
 _browser_refusals(PATHS)
+# Asking a user who had already asked the caller accepts: 200 instead of 201.
+_ask = PATHS["/friend/requests"]["post"]["responses"]
+_ask["200"] = _ask["201"]
 
 
 def document() -> Schema:

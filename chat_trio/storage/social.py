@@ -15,12 +15,15 @@ care).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVarTuple
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select
+from sqlalchemy import Connection, Engine, Row, and_, delete, insert, or_, select
 
 from chat_trio.model import User
 from chat_trio.storage.schema import Schema
+
+#: The column types of a row, whatever they are.
+Ts = TypeVarTuple("Ts")
 
 #: What sending a request did: "requested" (a new pending request), "accepted"
 #: (the other user had already asked: now friends), or why nothing changed:
@@ -56,8 +59,8 @@ class BlockOutcome:
     had_outgoing: bool = False
 
 
-def _user(row: object) -> User:
-    m = row._mapping  # type: ignore[attr-defined]
+def _user(row: Row[*Ts]) -> User:
+    m = row._mapping
     return User(
         id=m["id"], uuid=m["uuid"], username=m["username"], nickname=m["nickname"],
         email=m["email"], avatar=m["avatar"],
