@@ -13,11 +13,18 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 
+from chat_trio.api.friends import REQUESTS_PER_MINUTE
 from chat_trio.client import ApiError, ChatClient, Connection, Message
 from chat_trio.model import ContentType, FrameType, MessageType
 from tests.conftest import PASSWORD, MakeUser, Server, User, befriend, make_group
 from tests.test_http_api import make_user_client
 from tests.test_socket import next_of_type, welcome
+
+
+@pytest.fixture
+def server_limits() -> dict[str, object]:
+    """Room for the users the request limit's test registers from one address."""
+    return {"registrations_per_hour_per_address": 1000}
 
 
 async def friend_frame(conn: Connection) -> Message:
@@ -369,3 +376,31 @@ async def test_find_by_name_falls_back_to_the_best_partial_match(make_user: Make
     assert (await me.api.request("GET", "/user/name", params={"name": "looke"}))["user"][
         "username"
     ] == ""
+
+
+async def test_new_requests_are_limited_but_asking_back_is_not(
+    server: Server, make_user: MakeUser
+) -> None:
+    me = await make_user()
+    others = [await make_user() for _ in range(REQUESTS_PER_MINUTE + 1)]
+    asker = await make_user()
+    await asker.api.request("POST", "/friend/requests", json={"uuid": me.uuid})
+    for other in others[:-2]:
+        await me.api.request("POST", "/friend/requests", json={"uuid": other.uuid})
+    # a refused attempt (a duplicate) costs nothing: one more new request fits
+    assert (await refused(me, "POST", "/friend/requests", json={"uuid": others[0].uuid}))[0] == 409
+    await me.api.request("POST", "/friend/requests", json={"uuid": others[-2].uuid})
+    async with ChatClient(server.url) as raw:
+        raw.http.headers["Authorization"] = f"Bearer {me.me.token}"
+        over = await raw.http.post("/friend/requests", json={"uuid": others[-1].uuid})
+    assert over.status_code == 429
+    assert f"at most {REQUESTS_PER_MINUTE} a minute" in over.json()["msg"]
+    assert int(over.headers["Retry-After"]) >= 1
+    assert (await refused(
+        me, "POST", "/friend", json={"uuid": me.uuid, "friendUsername": others[-1].username}
+    ))[0] == 429
+    # asking back accepts, limit or not (by both routes)
+    back = await me.api.request("POST", "/friend/requests", json={"uuid": asker.uuid})
+    assert back["status"] == "friends"
+    outgoing = (await me.api.request("GET", "/friend/requests"))["outgoing"]
+    assert len(outgoing) == REQUESTS_PER_MINUTE

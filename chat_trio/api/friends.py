@@ -11,12 +11,16 @@ friend without asking (docs/protocol.md, Friends, says why).
 Refusals: 400 for yourself, 404 for an unknown user or a request that does
 not exist, 403 for a request of the other side (accepting your own request,
 cancelling one you received) and between users one of whom blocked the
-other, 409 for what is already so.
+other, 409 for what is already so, 429 past REQUESTS_PER_MINUTE new requests
+of one user (on one node), so that nobody can ask the whole directory.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+import math
+
+import trio
+from quart import Blueprint, Response, current_app
 
 from chat_trio.api.common import (
     UserJson,
@@ -32,10 +36,33 @@ from chat_trio.api.common import (
 from chat_trio.api.friend_push import FriendEvent, push
 from chat_trio.errors import ProtocolError
 from chat_trio.model import User
+from chat_trio.ratelimit import KeyedBuckets, TokenBucket
 from chat_trio.services import Services
-from chat_trio.storage import AnswerOutcome, PendingRequest
+from chat_trio.storage import AnswerOutcome, PendingRequest, RequestOutcome
 
 blueprint = Blueprint("friends", __name__)
+
+#: New friend requests one user may send per minute (per node): asking back,
+#: which accepts, and refused attempts do not count.
+REQUESTS_PER_MINUTE = 20
+_BUCKETS_KEY = "chat_trio.friend_requests"
+
+
+def _request_bucket(me: User) -> TokenBucket:
+    buckets: KeyedBuckets = current_app.extensions.setdefault(
+        _BUCKETS_KEY, KeyedBuckets(REQUESTS_PER_MINUTE / 60, REQUESTS_PER_MINUTE)
+    )
+    return buckets.bucket(me.uuid, trio.current_time())
+
+
+def _too_many(bucket: TokenBucket) -> ProtocolError:
+    wait = math.ceil(bucket.retry_after(trio.current_time()))
+    return ProtocolError(
+        429,
+        f"too many friend requests: at most {REQUESTS_PER_MINUTE} a minute; "
+        f"try again in {wait} s",
+        retry_after=wait,
+    )
 
 
 async def other_user(s: Services, me: User, uuid: str, what: str) -> User:
@@ -50,7 +77,20 @@ async def other_user(s: Services, me: User, uuid: str, what: str) -> User:
 
 async def _ask(s: Services, me: User, other: User) -> str:
     """Send ``me``'s request to ``other`` (or accept theirs); "requested" or "friends"."""
-    outcome = await s.store.request_friend(me.id, other.id)
+    bucket = _request_bucket(me)
+    if not bucket.take(trio.current_time()):
+        # Out of new requests, but asking back (accepting) is no new request.
+        if await s.store.accept_request(me.id, other.id) != "done":
+            raise _too_many(bucket)
+        outcome: RequestOutcome = "accepted"
+    else:
+        try:
+            outcome = await s.store.request_friend(me.id, other.id)
+        except BaseException:
+            bucket.refund(trio.current_time())
+            raise
+        if outcome != "requested":  # only a new request counts
+            bucket.refund(trio.current_time())
     if outcome == "requested":
         await push(s, FriendEvent.REQUEST, actor=me, other=other)
         return "requested"

@@ -310,7 +310,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": _op(
             "go-chat's add friend: sends a friend request, or accepts the one this user "
             "sent the caller", None,
-            refusals=("400", "401", "403", "404", "409"),
+            refusals=("400", "401", "403", "404", "409", "429"),
             body=_json_body(_strings("uuid", "friendUsername"), ["friendUsername"]),
         )
     },
@@ -319,7 +319,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": _op(
             "Ask a user (by uuid or username) to be friends; accepts their request if "
             "they already sent one (then 200, status friends)", _ref("FriendStatus"),
-            status="201", refusals=("400", "401", "403", "404", "409"),
+            status="201", refusals=("400", "401", "403", "404", "409", "429"),
             body=_json_body(_strings("uuid", "username"), []),
         ),
     },
