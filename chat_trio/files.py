@@ -323,10 +323,9 @@ class Incoming:
         return StoredFile(name, found.mime, found.content_type, self.size)
 
     def _place(self, final: Path) -> None:
-        if self._file is None:  # cannot happen once a byte was flushed; an empty file
-            self._write(b"")
-        if self._file is not None:
-            self._file.close()
+        # commit refuses an empty file, and the first byte written opened the part
+        assert self._file is not None, "a committed file has had a byte written"
+        self._file.close()
         self._part.replace(final)
 
     async def discard(self) -> None:

@@ -137,19 +137,23 @@ class RequestSplitter:
         if request.header("upgrade"):
             self._opaque = True  # hypercorn may switch this connection to another protocol
             return None
-        coding = request.header("transfer-encoding")
-        length = request.header("content-length")
-        if coding:
-            if request.tokens("transfer-encoding") != ["chunked"] or length:
+        # Presence, not value, decides: an empty Transfer-Encoding or Content-Length
+        # is one hypercorn refuses, so the splitter stops following there too.
+        if "transfer-encoding" in request.headers:
+            if request.tokens("transfer-encoding") != ["chunked"] or (
+                "content-length" in request.headers
+            ):
                 self._opaque = True
             else:
                 self._state = _CHUNK_LINE
-        elif length:
-            if length.isascii() and length.isdigit() and len(length) <= 18:
-                self._left = int(length)
-                self._state = _BODY if self._left else _HEAD
-            else:
-                self._opaque = True
+            return None
+        # No Upgrade and no Transfer-Encoding: the head is parsed for its Content-Length.
+        length = request.header("content-length")
+        if length.isascii() and length.isdigit() and len(length) <= 18:
+            self._left = int(length)
+            self._state = _BODY if self._left else _HEAD
+        else:
+            self._opaque = True
         return None
 
     def _chunk_line(self, buf: bytes, pos: int) -> int:

@@ -1,0 +1,61 @@
+"""History paged backwards with ``before``: the newest ``limit`` messages older than
+the id, oldest first, for a conversation and a group (SQLite and MariaDB)."""
+
+from __future__ import annotations
+
+import uuid as uuid_lib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chat_trio.config import Config
+from chat_trio.model import MessageType, NewMessage, User
+from chat_trio.storage import SqlStore, open_storage
+from tests.conftest import fresh_mysql, server_config
+
+
+@pytest.fixture
+def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
+    mysql = None
+    if backend == "mysql":
+        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
+    return server_config(tmp_path, mysql=mysql)
+
+
+@pytest.fixture
+async def store(store_config: Config) -> AsyncIterator[SqlStore]:
+    async with open_storage(store_config) as opened:
+        yield opened
+
+
+async def new_user(store: SqlStore) -> User:
+    name = f"u-{uuid_lib.uuid4().hex[:8]}"
+    return await store.create_user(
+        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
+    )
+
+
+def message(sender: User, to_uuid: str, to_id: int, kind: MessageType, i: int) -> NewMessage:
+    return NewMessage(
+        sender=sender, to_uuid=to_uuid, to_id=to_id, message_type=kind, content_type=1,
+        content=f"m{i}", url="", client_id=f"c{kind}-{i}", created_at_ms=100 + i,
+    )
+
+
+async def test_before_pages_backwards_oldest_first(store: SqlStore) -> None:
+    a, b = await new_user(store), await new_user(store)
+    group = await store.create_group(a, uuid=str(uuid_lib.uuid4()), name="g", notice="")
+    direct = await store.store_messages(
+        [message(a, b.uuid, b.id, MessageType.USER, i) for i in range(5)]
+    )
+    in_group = await store.store_messages(
+        [message(a, group.uuid, group.id, MessageType.GROUP, i) for i in range(5)]
+    )
+    ids = [m.id for m, _ in direct]
+    page = await store.conversation(a, b, limit=2, before=ids[3])
+    assert [m.content for m in page] == ["m1", "m2"]
+    assert await store.conversation(b, a, limit=10, before=ids[0]) == []
+    group_ids = [m.id for m, _ in in_group]
+    page = await store.group_history(group, limit=3, before=group_ids[4])
+    assert [m.content for m in page] == ["m1", "m2", "m3"]
