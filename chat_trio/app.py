@@ -92,6 +92,7 @@ async def serve(
         hub = Hub()
         bus = open_bus(config, hub.inbox, local_users=hub.online_users)
         hub.on_presence = bus.presence_changed
+        hub.calls.publish = bus.publish_signal
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)
         metrics.watch_bus(bus.statistics)
@@ -119,6 +120,7 @@ async def serve(
                 metrics=metrics,
                 bus=bus,
                 is_online=lambda uuid: hub.is_online(uuid) or bus.nodes_elsewhere(uuid) > 0,
+                call_peer=hub.calls.readdress,
             ),
             metrics=metrics,
             bus=bus,

@@ -23,6 +23,9 @@ class MemoryBus:
     def publish(self, payload: bytes, recipients: Iterable[str]) -> None:
         pass
 
+    def publish_signal(self, payload: bytes, recipients: Iterable[str]) -> None:
+        pass
+
     def publish_revocation(self, revocation: Revocation) -> None:
         pass
 

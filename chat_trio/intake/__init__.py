@@ -95,6 +95,7 @@ class Intake:
         metrics: Metrics | None = None,
         bus: Bus | None = None,
         is_online: Callable[[str], bool] = lambda _uuid: True,
+        call_peer: Callable[[Session, str, int], str | None] = lambda _s, _to, _ct: None,
     ) -> None:
         self._flood = FloodGuard(limits)
         self._directory = directory
@@ -102,9 +103,13 @@ class Intake:
         self._limits = limits
         self._persist = persist
         self._catch_up = CatchUp(store, hub_inbox, limits)
-        self._relay = relay.Relay(hub_inbox, bus or MemoryBus())
+        self._relay = relay.Relay(hub_inbox)
+        self._bus = bus or MemoryBus()
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
+        #: Where a call frame from a session goes instead of its ``to`` (the hub's
+        #: call table: the peer of the call the session rings for or is in).
+        self._call_peer = call_peer
         self._metrics = metrics or Metrics()
 
     async def handle(self, session: Session, message: codec.Message) -> None:
@@ -141,8 +146,9 @@ class Intake:
         if message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
-        to = await authorize.relay_target(self._directory, message, self._is_online)
-        await self._relay.send(message, to)
+        peer = self._call_peer(session, message.to, message.contentType)
+        to = await authorize.relay_target(self._directory, message, self._is_online, peer)
+        await self._relay.send(message, to, session)
         return "signaling" if message.type == FrameType.WEBRTC else "call"
 
     async def _chat(self, session: Session, message: codec.Message, sender: User) -> int:
