@@ -28,7 +28,7 @@ import pytest
 import trio
 
 from chat_trio.client import ChatClient, Connection, Message
-from chat_trio.model import FrameType
+from chat_trio.model import ContentType, FrameType
 from tests.conftest import PASSWORD
 from tests.instances import RedisInstance
 from tests.test_cli import cli_env, free_port
@@ -386,3 +386,60 @@ async def test_redis_restart_resumes_delivery_and_loses_nothing(
         stored = {int(str(m["id"])) for m in await bob.since(0)}
         assert acked <= stored  # nothing acked is lost, outage or not
         assert after <= received  # and live delivery resumed for every message, not only the last
+
+
+async def test_a_call_across_nodes_rings_both_devices_and_stays_on_the_one_that_answered(
+    cluster: Cluster,
+) -> None:
+    """Caller on node a, callee on nodes b and c: each node routes by its own call
+    state; the answer on b silences c, and c's stray reject does not end the call."""
+    a, b, c = cluster.nodes[:3]
+    async with user_on(a) as alice, user_on(b) as bob, ChatClient(c.url) as bob_elsewhere:
+        await bob_elsewhere.login(bob.me.username if bob.me else "", PASSWORD)
+        async with (
+            alice.connect() as ca, bob.connect() as on_b, bob_elsewhere.connect() as on_c,
+        ):
+            await wait_nodes(alice, me(bob), 2)
+            for api in (bob, bob_elsewhere):
+                await wait_nodes(api, me(bob), 2)
+                await wait_online(api, me(alice))
+            dial = Message(to=me(bob), contentType=ContentType.VIDEO_DIAL, messageType=1)
+            await ca.send(dial)
+            for device in (on_b, on_c):
+                with trio.fail_after(STEP):
+                    assert (await device.receive_chat()).contentType == ContentType.VIDEO_DIAL
+            await on_b.send(Message(to="", contentType=ContentType.VIDEO_ACCEPT, messageType=1))
+            with trio.fail_after(STEP):
+                accepted = await ca.receive_chat()
+                told = await on_c.receive_chat()
+            assert (accepted.contentType, getattr(accepted, "from")) == (
+                ContentType.VIDEO_ACCEPT, me(bob),
+            )
+            assert (told.contentType, told.reason) == (
+                ContentType.VIDEO_CANCEL, "answered-elsewhere",
+            )
+            # c's stray reject stays on c: what c sends next is what alice gets next
+            await on_c.send(Message(to=me(alice), contentType=ContentType.VIDEO_REJECT,
+                                    messageType=1))
+            await send_acked(on_c, me(alice), "after the stray reject")
+            with trio.fail_after(STEP):
+                assert (await ca.receive_chat()).content == "after the stray reject"
+                assert (await on_b.receive_chat()).content == "after the stray reject"
+            # alice's offer reaches b only: on c, the next frame is the text after it
+            offer = '{"type":"offer","sdp":"v=0"}'
+            await ca.send(Message(to=me(bob), type=FrameType.WEBRTC, content=offer, messageType=1))
+            await send_acked(ca, me(bob), "after the offer")
+            with trio.fail_after(STEP):
+                assert (await on_b.receive_chat()).content == offer
+                assert (await on_c.receive_chat()).content == "after the offer"
+            answer = '{"type":"answer","sdp":"v=0"}'
+            await on_b.send(Message(to="", type=FrameType.WEBRTC, content=answer))
+            with trio.fail_after(STEP):
+                got = await ca.receive_chat()
+                while got.content != answer:
+                    got = await ca.receive_chat()
+            assert (getattr(got, "from"), got.to) == (me(bob), me(alice))
+            await on_b.ws.aclose()
+            with trio.fail_after(STEP):
+                ended = await ca.receive_chat()
+            assert (ended.contentType, ended.reason) == (ContentType.VIDEO_CANCEL, "disconnected")
