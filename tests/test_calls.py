@@ -150,7 +150,8 @@ async def test_go_chats_client_answers_with_an_empty_to(make_user: MakeUser) -> 
         for _ in range(2):
             await ca.send(call(b.uuid, ContentType.VIDEO_DIAL, type=FrameType.WEBRTC))
             assert (await frame(cb)).contentType == ContentType.VIDEO_DIAL
-            await cb.send(Message(to="", type=FrameType.WEBRTC, contentType=ContentType.VIDEO_REJECT))
+            reject = Message(to="", type=FrameType.WEBRTC, contentType=ContentType.VIDEO_REJECT)
+            await cb.send(reject)
             rejected = await frame(ca)
             assert (rejected.contentType, rejected.to) == (ContentType.VIDEO_REJECT, a.uuid)
         await ca.send(call(b.uuid, ContentType.AUDIO_DIAL, type=FrameType.WEBRTC))

@@ -78,6 +78,7 @@ async def test_every_operation_answers_as_documented(
         ("/user/name", "get"): {"params": {"name": friend.username}},
         ("/user/online", "get"): {"params": {"uuid": friend.uuid}},
         ("/user/{uuid}", "get"): {"url": f"/user/{friend.uuid}"},
+        ("/presence", "get"): {},
         ("/friend", "post"): {"json": {"uuid": me.uuid, "friendUsername": friend.username}},
         ("/message", "get"): {
             "params": {"Uuid": me.uuid, "MessageType": 1, "FriendUsername": friend.username}

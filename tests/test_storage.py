@@ -214,7 +214,8 @@ async def test_a_version_1_database_gains_the_files_table(store_config: Config) 
     from chat_trio.storage import make_store
 
     old = make_store(store_config, mysql_dialect="mariadb")
-    version_1 = [t for t in old.schema.metadata.sorted_tables if t is not old.schema.files]
+    later = (old.schema.files, old.schema.last_seen)
+    version_1 = [t for t in old.schema.metadata.sorted_tables if t not in later]
 
     def create_version_1() -> None:
         old.schema.metadata.create_all(old.engine, tables=version_1)
@@ -228,10 +229,41 @@ async def test_a_version_1_database_gains_the_files_table(store_config: Config) 
     await trio.to_thread.run_sync(create_version_1)
     await old.aclose()
     async with open_storage(store_config) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == SCHEMA_VERSION
         user = await new_user(store)
         assert await store.reserve_file(user.id, "t" * 32, 10, quota=0) == (True, 0)
         assert await store.file_usage(user.id) == 10
+
+
+async def test_a_version_2_database_gains_the_last_seen_table(store_config: Config) -> None:
+    """A database made before last seen was recorded: opening it adds the table."""
+    from chat_trio.storage import make_store
+    from chat_trio.storage.presence import PresenceStore
+    from chat_trio.storage.schema import _add_last_seen_for_presence
+
+    old = make_store(store_config, mysql_dialect="mariadb")
+    version_2 = [t for t in old.schema.metadata.sorted_tables if t is not old.schema.last_seen]
+    step = next(n for n, m in schema_mod.MIGRATIONS.items() if m is _add_last_seen_for_presence)
+
+    def create_version_2() -> None:
+        old.schema.metadata.create_all(old.engine, tables=version_2)
+        with old.engine.begin() as conn:
+            conn.execute(old.schema.schema_version.insert().values(version=step - 1, applied_at=0))
+
+    if store_config.database.backend == "mysql":
+        from chat_trio.storage.mysql import prepare_server
+
+        await trio.to_thread.run_sync(prepare_server, store_config.mysql)
+    await trio.to_thread.run_sync(create_version_2)
+    await old.aclose()
+    async with open_storage(store_config) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        user = await new_user(store)
+        presence = PresenceStore(store)
+        assert await presence.last_seen([user.uuid]) == {}
+        await presence.set_last_seen(user.uuid, 1234)
+        await presence.set_last_seen(user.uuid, 5678)
+        assert await presence.last_seen([user.uuid, "nobody"]) == {user.uuid: 5678}
 
 
 async def test_file_reservations_hold_the_quota_under_concurrency(store: SqlStore) -> None:

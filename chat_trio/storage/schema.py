@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -66,6 +66,7 @@ class Schema:
     sessions: Table
     files: Table
     schema_version: Table
+    last_seen: Table
 
 
 def build_schema(prefix: str = "") -> Schema:
@@ -175,6 +176,15 @@ def build_schema(prefix: str = "") -> Schema:
         Column("applied_at", BigInteger, nullable=False),
         **MYSQL_TABLE_ARGS,
     )
+    last_seen = Table(
+        f"{prefix}last_seen",
+        md,
+        # When each user's last live session ended (on any node); no row: never
+        # seen since this table exists. Written by chat_trio/presence.py.
+        Column("user_id", _ID, ForeignKey(users.c.id), primary_key=True, autoincrement=False),
+        Column("seen_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
     return Schema(
         metadata=md,
         users=users,
@@ -185,6 +195,7 @@ def build_schema(prefix: str = "") -> Schema:
         sessions=sessions,
         files=files,
         schema_version=schema_version,
+        last_seen=last_seen,
     )
 
 
@@ -201,6 +212,14 @@ def _add_files(conn: Connection, schema: Schema) -> None:
     schema.files.create(conn, checkfirst=True)
 
 
+def _add_last_seen_for_presence(conn: Connection, schema: Schema) -> None:
+    """Version 3: the ``last_seen`` table (when each user was last online).
+
+    Users who were offline before it have no row: their last seen is unknown.
+    """
+    schema.last_seen.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
-MIGRATIONS: dict[int, Migration] = {2: _add_files}
+MIGRATIONS: dict[int, Migration] = {2: _add_files, 3: _add_last_seen_for_presence}
