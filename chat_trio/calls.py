@@ -59,6 +59,9 @@ class Peer(Protocol):
     @property
     def user_uuid(self) -> str: ...
 
+    @property
+    def features(self) -> frozenset[str]: ...
+
     def deliver(self, payload: bytes) -> bool: ...
 
 

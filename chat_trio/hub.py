@@ -38,6 +38,11 @@ class Peer(Protocol):
     @property
     def user_uuid(self) -> str: ...
 
+    @property
+    def features(self) -> frozenset[str]:
+        """The optional frames the session asked for (chat_trio/features.py)."""
+        ...
+
     def deliver(self, payload: bytes) -> bool:
         """Queue bytes for the client without blocking; False if the session is gone
         or was just closed as a slow consumer."""
@@ -56,11 +61,13 @@ class Unregister:
 
 @dataclass(frozen=True, slots=True)
 class Fanout:
-    """Deliver ``payload`` to every live session of each recipient, except ``skip``."""
+    """Deliver ``payload`` to every live session of each recipient, except ``skip``
+    (and, for an optional ``feature``, except sessions that did not ask for it)."""
 
     payload: bytes
     recipients: tuple[str, ...]
     skip: Peer | None = None
+    feature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +141,10 @@ class Hub:
     def handle(self, event: HubEvent) -> None:
         """Apply one event. Synchronous: nothing here can wait on anyone."""
         match event:
-            case Fanout(payload, recipients, skip):
+            case Fanout(payload, recipients, skip, ""):
                 self._fanout(payload, recipients, skip)
+            case Fanout(payload, recipients, _, feature):
+                self._fanout_feature(payload, recipients, feature)
             case Reply(peer, payload):
                 self._deliver(peer, payload)
             case Flush(done):
@@ -173,6 +182,13 @@ class Hub:
                 continue
             for peer in tuple(peers):
                 if peer is not skip:
+                    self._deliver(peer, payload)
+
+    def _fanout_feature(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        sessions = self._sessions
+        for uuid in recipients:
+            for peer in tuple(sessions.get(uuid, ())):
+                if feature in peer.features:
                     self._deliver(peer, payload)
 
     def _deliver(self, peer: Peer, payload: bytes) -> None:

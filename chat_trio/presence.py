@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import trio
 
-from chat_trio import codec
+from chat_trio import codec, features
 from chat_trio.bus import Bus
 from chat_trio.errors import StorageError
 from chat_trio.hub import Fanout, HubEvent
@@ -50,7 +50,7 @@ MAX_GROUP = 256
 
 ONLINE = "online"
 OFFLINE = "offline"
-PRESENCE = "presence"  #: the frame's ``type``
+PRESENCE = features.PRESENCE  #: the frame's ``type``, and the feature that asks for it
 
 
 def presence_frame(user_uuid: str, online: bool, last_seen_ms: int = 0) -> bytes:
@@ -146,5 +146,5 @@ class Presence:
             frame = presence_frame(user, False, change.at_ms)
         audience = tuple(await self.store.audience(user, max_group=self.max_group))
         if audience:
-            await self._hub_inbox.send(Fanout(frame, audience))
-            self._bus.publish(frame, audience)
+            await self._hub_inbox.send(Fanout(frame, audience, feature=features.PRESENCE))
+            self._bus.publish_notice(frame, audience, features.PRESENCE)

@@ -307,3 +307,22 @@ async def test_a_stale_reservation_stops_counting(
     later = sql_mod.now_ms() + sql_mod.PENDING_FILE_EXPIRY_MS + 1
     monkeypatch.setattr(sql_mod, "now_ms", lambda: later)
     assert await store.reserve_file(user.id, "e" * 32, 900, quota=1000) == (True, 0)
+
+
+async def test_presence_skips_large_groups(store: SqlStore) -> None:
+    """The audience is friends and co-members in groups up to ``max_group`` members."""
+    from chat_trio.storage.presence import PresenceStore
+
+    me, friend, small_mate, *crowd = [await new_user(store) for _ in range(6)]
+    await store.add_friend(me.id, friend.id)
+    small = await store.create_group(me, uuid=str(uuid_lib.uuid4()), name="small", notice="")
+    await store.join_group(small, small_mate)
+    big = await store.create_group(crowd[0], uuid=str(uuid_lib.uuid4()), name="big", notice="")
+    for user in (me, *crowd[1:]):
+        await store.join_group(big, user)
+    presence = PresenceStore(store)
+    assert await presence.audience(me.uuid, max_group=3) == sorted([friend.uuid, small_mate.uuid])
+    everyone = sorted(u.uuid for u in (friend, small_mate, *crowd))
+    assert await presence.audience(me.uuid, max_group=10) == everyone
+    assert await presence.audience(friend.uuid, max_group=10) == [me.uuid]  # both ways
+    assert await presence.audience("nobody", max_group=10) == []

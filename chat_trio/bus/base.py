@@ -50,6 +50,12 @@ class Bus(Protocol):
         its call state (:class:`~chat_trio.hub.RemoteSignal`). Never blocks."""
         ...
 
+    def publish_notice(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        """Like :meth:`publish`, for an optional frame (presence, typing): the
+        receiving node delivers it only to sessions that asked for ``feature``.
+        Never blocks."""
+        ...
+
     #: Told every revocation another node published (see :class:`Revocation`);
     #: must not block.
     on_revocation: Callable[[Revocation], None] | None

@@ -26,6 +26,9 @@ class MemoryBus:
     def publish_signal(self, payload: bytes, recipients: Iterable[str]) -> None:
         pass
 
+    def publish_notice(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        pass
+
     def publish_revocation(self, revocation: Revocation) -> None:
         pass
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import trio
 
-from chat_trio import codec
+from chat_trio import codec, features
 from chat_trio.bus import Bus
 from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError
@@ -37,7 +37,7 @@ from chat_trio.session import Session
 
 __all__ = ["INTERVAL", "SHOW_SECONDS", "TYPING", "TypingRelay"]
 
-TYPING = "typing"  #: the frame's ``type``
+TYPING = features.TYPING  #: the frame's ``type``, and the feature that asks for it
 START, STOP = "start", "stop"
 #: Seconds between two starts forwarded for one session and conversation.
 INTERVAL = 2.0
@@ -93,8 +93,8 @@ class TypingRelay:
             out.to = message.to
         if recipients:
             frame = codec.encode(out)
-            await self._hub_inbox.send(Fanout(frame, recipients))
-            self._bus.publish(frame, recipients)
+            await self._hub_inbox.send(Fanout(frame, recipients, feature=features.TYPING))
+            self._bus.publish_notice(frame, recipients, features.TYPING)
         return True
 
     def _passes(self, session: Session, conversation: tuple[int, str], stop: bool) -> bool:
