@@ -443,3 +443,57 @@ async def test_a_call_across_nodes_rings_both_devices_and_stays_on_the_one_that_
             with trio.fail_after(STEP):
                 ended = await ca.receive_chat()
             assert (ended.contentType, ended.reason) == (ContentType.VIDEO_CANCEL, "disconnected")
+
+
+async def presence_of(conn: Connection) -> Message:
+    """The next presence frame (the grace period of a departure included)."""
+    with trio.fail_after(STEP):
+        while True:
+            frame = await conn.receive()
+            if frame.type == "presence":
+                return frame
+
+
+async def test_presence_and_typing_cross_nodes_and_last_seen_is_shared(cluster: Cluster) -> None:
+    """alice on nodes a and c, her friend bob on b, her group's carol on c: one arrival,
+    no departure while a session is left anywhere, then one departure with last seen."""
+    a, b, c = cluster.nodes[:3]
+    async with (
+        user_on(a) as alice, user_on(b) as bob, user_on(c) as carol,
+        ChatClient(c.url) as alice_elsewhere,
+    ):
+        await alice_elsewhere.login(alice.me.username if alice.me else "", PASSWORD)
+        bob_name = bob.me.username if bob.me else ""
+        await alice.request("POST", "/friend", json={"friendUsername": bob_name})
+        await carol.request("POST", f"/group/{me(carol)}", json={"name": _name("g"), "notice": ""})
+        group = str((await carol.request("GET", f"/group/{me(carol)}"))[0]["uuid"])
+        await alice.request("POST", f"/group/join/{me(alice)}/{group}")
+        async with (
+            bob.connect(features="presence,typing") as cb,
+            carol.connect(features="presence,typing") as cc,
+        ):
+            for other in (bob, carol):
+                await wait_online(alice, me(other))
+            async with alice.connect(features="presence") as on_a:
+                for watcher in (cb, cc):
+                    arrived = await presence_of(watcher)
+                    assert (getattr(arrived, "from"), arrived.content) == (me(alice), "online")
+                await wait_online(alice_elsewhere, me(alice))
+                async with alice_elsewhere.connect(features="presence"):  # on node c
+                    await wait_nodes(bob, me(alice), 2)
+                    await on_a.ws.aclose()  # her session on a ends; the one on c stays
+                    await wait_nodes(bob, me(alice), 1)
+                    await cb.send(Message(type="typing", to=me(carol), messageType=1))
+                    with trio.fail_after(STEP):
+                        typing = await cc.receive()
+                        while typing.type != "typing":
+                            typing = await cc.receive()
+                    assert (getattr(typing, "from"), typing.to) == (me(bob), me(carol))
+                    # a departure announced for the session on a would say this early
+                    left_at = int(time.time() * 1000)
+            for watcher in (cb, cc):
+                left = await presence_of(watcher)  # the first one since the arrival
+                assert (getattr(left, "from"), left.content) == (me(alice), "offline")
+                assert left.lastSeen >= left_at
+            listing = await bob.request("GET", "/presence")
+            assert {"uuid": me(alice), "online": False, "lastSeen": left.lastSeen} in listing
