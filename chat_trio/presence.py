@@ -125,26 +125,34 @@ class Presence:
             for user, change in due:
                 if self._pending.get(user) is change:
                     del self._pending[user]
-            for user, change in due:
+            if due:
                 try:
-                    await self._announce(user, change)
+                    await self._announce(due)
                 except StorageError as exc:
-                    log.warning("presence of %s not announced: %s", user, exc)
+                    log.warning("presence of %d users not announced: %s", len(due), exc)
             waits = [c.at + self._grace for c in self._pending.values() if not c.online]
             with trio.move_on_at(min(waits, default=float("inf"))):
                 await self._wake_receive.receive()
 
-    async def _announce(self, user: str, change: _Change) -> None:
-        if change.online:
-            if self._online_elsewhere(user):
-                return  # another node holds a session: it announced the arrival
-            frame = presence_frame(user, True)
-        else:
-            if self._online_anywhere(user):
-                return  # still (or again) connected somewhere: not a departure
-            await self.store.set_last_seen(user, change.at_ms)
-            frame = presence_frame(user, False, change.at_ms)
-        audience = tuple(await self.store.audience(user, max_group=self.max_group))
-        if audience:
-            await self._hub_inbox.send(Fanout(frame, audience, feature=features.PRESENCE))
-            self._bus.publish_notice(frame, audience, features.PRESENCE)
+    async def _announce(self, due: list[tuple[str, _Change]]) -> None:
+        """Store the departures' last seen and push every change, with one query for
+        all their audiences (a node's users all come or go at once when it starts
+        or stops: one query each would hold the database from the messages)."""
+        frames: dict[str, bytes] = {}
+        departures: dict[str, int] = {}
+        for user, change in due:
+            if change.online:
+                if not self._online_elsewhere(user):  # else the other node announced it
+                    frames[user] = presence_frame(user, True)
+            elif not self._online_anywhere(user):  # else not a departure after all
+                departures[user] = change.at_ms
+                frames[user] = presence_frame(user, False, change.at_ms)
+        if not frames:
+            return
+        await self.store.set_last_seen_many(departures)
+        audiences = await self.store.audiences(frames, max_group=self.max_group)
+        for user, frame in frames.items():
+            audience = tuple(audiences.get(user, ()))
+            if audience:
+                await self._hub_inbox.send(Fanout(frame, audience, feature=features.PRESENCE))
+                self._bus.publish_notice(frame, audience, features.PRESENCE)

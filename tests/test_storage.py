@@ -326,3 +326,12 @@ async def test_presence_skips_large_groups(store: SqlStore) -> None:
     assert await presence.audience(me.uuid, max_group=10) == everyone
     assert await presence.audience(friend.uuid, max_group=10) == [me.uuid]  # both ways
     assert await presence.audience("nobody", max_group=10) == []
+    # several users in one query: each gets its own audience
+    assert await presence.audiences([me.uuid, friend.uuid, "nobody"], max_group=3) == {
+        me.uuid: sorted([friend.uuid, small_mate.uuid]), friend.uuid: [me.uuid],
+    }
+    await presence.set_last_seen(me.uuid, 10)
+    await presence.set_last_seen_many({me.uuid: 20, friend.uuid: 30, "nobody": 40})
+    assert await presence.last_seen([me.uuid, friend.uuid, "nobody"]) == {
+        me.uuid: 20, friend.uuid: 30,
+    }
