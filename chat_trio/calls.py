@@ -284,11 +284,11 @@ class CallTable:
         leg = self._leg(user, peer)
         if step is Step.DIAL:
             ringing = list(self._sessions(user))
+            if not ringing:
+                return  # the callee has no session here: nothing to ring or route
             self._put(Leg(user, peer, signal.content_type in _VIDEO, ringing=ringing))
             for s in ringing:
                 self._deliver(s, signal.payload)
-            if not ringing:
-                self._legs.get(user, {}).pop(peer, None)
             return
         if leg is None:
             for s in self._sessions(user):  # no state here: as before

@@ -129,6 +129,10 @@ def test_calls_leave_no_state_behind() -> None:
     node.table.session_left(a)
     assert b1.take() == [(ContentType.AUDIO_CANCEL, "disconnected")]
     assert node.table.legs() == 0
+    # a dial to someone with no session here keeps nothing here
+    node.send(a, "elsewhere", ContentType.AUDIO_DIAL)
+    node.send(a, "elsewhere", ContentType.AUDIO_CANCEL)
+    assert node.table.legs() == 0 and node.table._legs == {}
     # the dial and every step were published for the other nodes, echoes included
     assert [(s.step.value, r) for s, r in node.published][:2] == [
         ("dial", ("b", "a")), ("accept", ("a", "b")),
