@@ -29,6 +29,7 @@ import trio
 
 from chat_trio.client import ChatClient, Connection, Message
 from chat_trio.model import ContentType, FrameType
+from chat_trio.presence import GRACE
 from tests.conftest import PASSWORD
 from tests.instances import RedisInstance
 from tests.test_cli import cli_env, free_port
@@ -494,7 +495,12 @@ async def test_presence_and_typing_cross_nodes_and_last_seen_is_shared(cluster: 
                         while typing.type != "typing":
                             typing = await cc.receive()
                     assert (getattr(typing, "from"), typing.to) == (me(bob), me(carol))
-                    # a departure announced for the session on a would say this early
+                    # Nothing to wait for: the point is that node a says nothing when
+                    # its grace period for alice ends while she is still on node c.
+                    await trio.sleep(GRACE + 0.5)
+                    await cb.heartbeat()
+                    with trio.fail_after(STEP):
+                        assert (await cb.receive()).content == "pong"  # no presence frame
                     left_at = int(time.time() * 1000)
             for watcher in (cb, cc):
                 left = await presence_of(watcher)  # the first one since the arrival

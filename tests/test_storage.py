@@ -332,6 +332,7 @@ async def test_presence_skips_large_groups(store: SqlStore) -> None:
     }
     await presence.set_last_seen(me.uuid, 10)
     await presence.set_last_seen_many({me.uuid: 20, friend.uuid: 30, "nobody": 40})
+    await presence.set_last_seen(me.uuid, 15)  # an older departure, written late
     assert await presence.last_seen([me.uuid, friend.uuid, "nobody"]) == {
         me.uuid: 20, friend.uuid: 30,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import Connection, func, insert, select, union, update
+from sqlalchemy import Connection, case, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from chat_trio.storage.sql import SqlStore
@@ -27,7 +27,9 @@ class PresenceStore:
 
     async def set_last_seen_many(self, seen_at: Mapping[str, int]) -> None:
         """:meth:`set_last_seen` for several users, in one transaction (a node's
-        users all leave at once when it stops or loses its network)."""
+        users all leave at once when it stops or loses its network). A time older
+        than the one stored changes nothing: two nodes whose last sessions of a
+        user ended close together may write in either order."""
         if not seen_at:
             return
         s = self._store.schema
@@ -38,8 +40,10 @@ class PresenceStore:
             """Update the rows there are; returns the users that have none yet."""
             missing = []
             for uuid, user_id in ids.items():
+                at = seen_at[uuid]
+                later = case((seen.c.seen_at < at, at), else_=seen.c.seen_at)
                 changed = conn.execute(
-                    update(seen).where(seen.c.user_id == user_id).values(seen_at=seen_at[uuid])
+                    update(seen).where(seen.c.user_id == user_id).values(seen_at=later)
                 ).rowcount
                 if not changed:
                     missing.append(uuid)
