@@ -14,7 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from chat_trio.storage.sql import SqlStore
 
-__all__ = ["PresenceStore"]
+__all__ = ["PAGE", "PresenceStore"]
+
+#: Users whose audiences one query reads.
+PAGE = 100
 
 
 class PresenceStore:
@@ -104,8 +107,9 @@ class PresenceStore:
     async def audiences(
         self, user_uuids: Collection[str], *, max_group: int
     ) -> dict[str, list[str]]:
-        """:meth:`audience` of several users in one query per 500 (a node's users
-        all arrive at once when it starts)."""
+        """:meth:`audience` of several users, one query per :data:`PAGE` of them (a
+        node's users all arrive at once when it starts), each in its own turn of a
+        worker thread so that the store writer's transactions go on in between."""
         s = self._store.schema
         u, f, gm, other = s.users, s.user_friends, s.group_members, s.group_members.alias()
         viewer = s.users.alias()
@@ -142,11 +146,11 @@ class PresenceStore:
                 found[ids[who]].append(str(uuid))
             return {uuid: sorted(seen) for uuid, seen in found.items()}
 
-        def run() -> dict[str, list[str]]:
-            found: dict[str, list[str]] = {}
+        def run(uuids: list[str]) -> dict[str, list[str]]:
             with engine.connect() as conn:
-                for start in range(0, len(wanted), 500):
-                    found.update(page(conn, wanted[start : start + 500]))
-            return found
+                return page(conn, uuids)
 
-        return await self._store._run(run)
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), PAGE):
+            found.update(await self._store._run(run, wanted[start : start + PAGE]))
+        return found
