@@ -137,3 +137,44 @@ def test_calls_leave_no_state_behind() -> None:
     assert [(s.step.value, r) for s, r in node.published][:2] == [
         ("dial", ("b", "a")), ("accept", ("a", "b")),
     ]
+
+
+def test_a_late_accept_is_told_and_not_forwarded() -> None:
+    """b2 answers after b1 did (it had not yet heard): the caller hears only b1."""
+    a, b1, b2 = Device("a"), Device("b"), Device("b")
+    node = Node(a, b1, b2)
+    node.send(a, "b", ContentType.VIDEO_DIAL)
+    node.send(b1, "a", ContentType.VIDEO_ACCEPT)
+    b2.take()
+    node.send(b2, "a", ContentType.VIDEO_ACCEPT)
+    assert b2.take() == [(ContentType.VIDEO_CANCEL, "answered-elsewhere")]
+    assert a.take() == [(ContentType.VIDEO_ACCEPT, "")]
+    node.send(b2, "a", ContentType.VIDEO_FRAME)  # nor its media
+    assert a.take() == []
+
+
+def test_a_decline_on_another_node_stops_the_ringing_here() -> None:
+    here = Device("b")
+    node = Node(here)
+    for payload_from, to, content_type in (("a", "b", ContentType.AUDIO_DIAL),
+                                           ("b", "a", ContentType.AUDIO_REJECT)):
+        message = codec.Message(to=to, contentType=content_type, messageType=1)
+        setattr(message, "from", payload_from)
+        signal = Signal.decode(codec.encode(message))
+        assert signal is not None
+        node.table.from_remote(signal, ("b",))
+    assert here.take() == [
+        (ContentType.AUDIO_DIAL, ""), (ContentType.AUDIO_CANCEL, "declined-elsewhere"),
+    ]
+    assert node.table.legs() == 0
+
+
+def test_only_call_frames_decode_as_signals() -> None:
+    chat = codec.Message(to="b", content="hi", contentType=ContentType.TEXT)
+    setattr(chat, "from", "a")
+    assert Signal.decode(codec.encode(chat)) is None
+    assert Signal.decode(b"\xff\xff not protobuf") is None
+    rtc = codec.Message(to="b", type="webrtc", content="{}")
+    assert Signal.decode(codec.encode(rtc)) is None  # no sender
+    setattr(rtc, "from", "a")
+    assert Signal.decode(codec.encode(rtc)) is not None
