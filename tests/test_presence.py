@@ -81,6 +81,9 @@ async def test_friends_and_co_members_see_arrivals_departures_and_last_seen(
         with pytest.raises(ApiError) as refused:
             await listing(stranger, group=group)
         assert refused.value.status == 403
+        with pytest.raises(ApiError) as missing:
+            await listing(member, group="no-such-group")
+        assert missing.value.status == 404
 
 
 async def test_a_reconnection_within_the_grace_period_is_not_a_departure(
