@@ -67,6 +67,13 @@ CREATE TABLE `groups` (
 	UNIQUE (name)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE last_seen (
+	user_id BIGINT NOT NULL,
+	seen_at BIGINT NOT NULL,
+	PRIMARY KEY (user_id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE messages (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	from_user_id BIGINT NOT NULL,
@@ -137,4 +144,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (3, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (4, 0);

@@ -6,6 +6,7 @@
     ├── hub.run                    routes frames to sessions
     ├── bus.run                    other nodes: their frames in, ours out, presence
     ├── writer.run                 stores chat messages in batches, then hands them on
+    ├── presence.run               last seen, and presence frames to friends and groups
     └── FrontDoor.serve            the one port (transport/frontdoor.py)
         ├── hypercorn lifespan     quart-trio startup/shutdown (app.nursery)
         └── one task per connection: reads each request head, then either
@@ -21,7 +22,7 @@ The WebSocket does not go through hypercorn: the hub's synchronous
 take it, and the session's writer task only handles a backlog. See
 docs/performance.md for why and for the measurements.
 
-Start order: storage (tables created if missing), the hub, the bus, the writer, then the
+Start order: storage (tables created if missing), the hub, the bus, the writer, presence, then the
 listener, so no request can arrive before what it needs is running. On shutdown
 the listener stops first, sessions are closed with code 1001 and connections get
 ``gracefulTimeout`` seconds, then the hub and writer are cancelled and storage is
@@ -46,8 +47,10 @@ from chat_trio.files import FileStore
 from chat_trio.hub import Hub
 from chat_trio.intake import Intake
 from chat_trio.metrics import Metrics
+from chat_trio.presence import Presence
 from chat_trio.services import Services
 from chat_trio.storage import open_storage
+from chat_trio.storage.presence import PresenceStore
 from chat_trio.transport import FrontDoor
 from chat_trio.writer import StoreWriter
 
@@ -91,7 +94,18 @@ async def serve(
             log.info("removed %d part files of uploads that never finished", stale)
         hub = Hub()
         bus = open_bus(config, hub.inbox, local_users=hub.online_users)
-        hub.on_presence = bus.presence_changed
+        hub.calls.publish = bus.publish_signal
+        presence = Presence(
+            PresenceStore(store), hub.inbox, bus,
+            online_anywhere=lambda uuid: hub.is_online(uuid) or bus.nodes_elsewhere(uuid) > 0,
+            online_elsewhere=lambda uuid: bus.nodes_elsewhere(uuid) > 0,
+        )
+
+        def presence_changed(user_uuid: str, online: bool) -> None:
+            bus.presence_changed(user_uuid, online)
+            presence.changed(user_uuid, online)
+
+        hub.on_presence = presence_changed
         metrics = Metrics()
         metrics.watch_hub(hub.statistics)
         metrics.watch_bus(bus.statistics)
@@ -120,13 +134,16 @@ async def serve(
                 metrics=metrics,
                 bus=bus,
                 is_online=lambda uuid: hub.is_online(uuid) or bus.nodes_elsewhere(uuid) > 0,
+                call_peer=hub.calls.readdress,
             ),
             metrics=metrics,
             bus=bus,
+            presence=presence,
         )
         await nursery.start(hub.run)
         await nursery.start(bus.run)
         await nursery.start(writer.run)
+        await nursery.start(presence.run)
 
         async def run_http(task_status: trio.TaskStatus[list[str]]) -> None:
             front_door = FrontDoor(

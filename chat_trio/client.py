@@ -108,7 +108,9 @@ class ChatClient:
         await self.register(username, password)
         return await self.login(username, password)
 
-    def socket_url(self, *, token: str | None = None, user: str | None = None) -> str:
+    def socket_url(
+        self, *, token: str | None = None, user: str | None = None, features: str = ""
+    ) -> str:
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         query = []
@@ -119,6 +121,8 @@ class ChatClient:
             token = me.token
         if token:
             query.append(f"token={quote(token)}")
+        if features:
+            query.append(f"features={quote(features)}")
         return urlunsplit((scheme, parts.netloc, "/socket.io", "&".join(query), ""))
 
     @asynccontextmanager
@@ -126,6 +130,7 @@ class ChatClient:
         self, *, token: str | None = None, user: str | None = None,
         max_message_size: int = 64 * 1024 * 1024,
         extra_headers: list[tuple[str, str]] | None = None,
+        features: str = "",
     ) -> AsyncIterator[Connection]:
         """Open the WebSocket. Raises trio_websocket.ConnectionRejected when refused.
 
@@ -133,7 +138,7 @@ class ChatClient:
         that it is closed even when the server refuses the handshake (which
         trio-websocket 0.12 leaves open).
         """
-        parts = urlsplit(self.socket_url(token=token, user=user))
+        parts = urlsplit(self.socket_url(token=token, user=user, features=features))
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if parts.scheme == "wss" else 80)
         resource = f"{parts.path}?{parts.query}" if parts.query else parts.path
@@ -167,6 +172,13 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_leaf(inner) if isinstance(inner, BaseExceptionGroup) else inner
 
 
+#: Frame types :meth:`Connection.receive_chat` passes over ("presence" and "typing"
+#: are chat_trio.presence.PRESENCE and chat_trio.intake.typing.TYPING).
+_NOT_CHAT = frozenset({
+    FrameType.HEARTBEAT, FrameType.ACK, FrameType.ERROR, "presence", "typing",
+})
+
+
 class Connection:
     """One open /socket.io connection."""
 
@@ -184,10 +196,11 @@ class Connection:
         return codec.decode(await self.ws.get_message())
 
     async def receive_chat(self) -> Message:
-        """The next frame that is not a heartbeat pong, welcome, ack or error."""
+        """The next frame that is not a heartbeat pong, welcome, ack, error, presence
+        or typing frame: a message, or a call frame."""
         while True:
             message = await self.receive()
-            if message.type in (FrameType.HEARTBEAT, FrameType.ACK, FrameType.ERROR):
+            if message.type in _NOT_CHAT:
                 continue
             if getattr(message, "from") == "System":
                 continue

@@ -8,6 +8,10 @@ is synchronous and never blocks. A session that cannot take more bytes closes
 itself; the hub moves on. So one slow or dead client can never hold up
 delivery to everyone else.
 
+Call frames take a detour through the hub's :class:`~chat_trio.calls.CallTable`
+(``Signal`` from a local session, ``RemoteSignal`` from another node): it knows
+which local device rings for or is in which call, and delivers accordingly.
+
 Payloads arrive already encoded (encoded once per distinct rewrite by whoever
 produced the event), so a fan-out to a thousand members is a thousand
 ``deliver`` calls on the same bytes.
@@ -23,6 +27,7 @@ from typing import Protocol
 import trio
 
 from chat_trio import codec
+from chat_trio.calls import CallTable, Signal
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,11 @@ class Peer(Protocol):
 
     @property
     def user_uuid(self) -> str: ...
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The optional frames the session asked for (chat_trio/features.py)."""
+        ...
 
     def deliver(self, payload: bytes) -> bool:
         """Queue bytes for the client without blocking; False if the session is gone
@@ -51,11 +61,13 @@ class Unregister:
 
 @dataclass(frozen=True, slots=True)
 class Fanout:
-    """Deliver ``payload`` to every live session of each recipient, except ``skip``."""
+    """Deliver ``payload`` to every live session of each recipient, except ``skip``
+    (and, for an optional ``feature``, except sessions that did not ask for it)."""
 
     payload: bytes
     recipients: tuple[str, ...]
     skip: Peer | None = None
+    feature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +90,21 @@ class Flush:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteSignal:
+    """A call frame another node published for ``recipients``' sessions here."""
+
+    payload: bytes
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     """Several events at once, applied in order (the store writer's per-batch output)."""
 
     events: tuple[Register | Unregister | Fanout | Reply | Flush, ...]
 
 
-HubEvent = Register | Unregister | Fanout | Reply | Flush | Batch
+HubEvent = Register | Unregister | Fanout | Reply | Flush | Batch | Signal | RemoteSignal
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +130,8 @@ class Hub:
         #: Told ``(user uuid, True)`` when a user's first session here registers and
         #: ``(user uuid, False)`` when its last one leaves; must not block (the bus).
         self.on_presence: Callable[[str, bool], None] | None = None
+        #: Who rings for and is in which call, among this node's sessions.
+        self.calls = CallTable(self._sessions_of, self._deliver)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -119,12 +141,20 @@ class Hub:
     def handle(self, event: HubEvent) -> None:
         """Apply one event. Synchronous: nothing here can wait on anyone."""
         match event:
-            case Fanout(payload, recipients, skip):
+            case Fanout(payload, recipients, skip, ""):
                 self._fanout(payload, recipients, skip)
+            case Fanout(payload, recipients, _, feature):
+                self._fanout_feature(payload, recipients, feature)
             case Reply(peer, payload):
                 self._deliver(peer, payload)
             case Flush(done):
                 done.set()
+            case Signal():
+                self.calls.from_local(event)
+            case RemoteSignal(payload, recipients):
+                signal = Signal.decode(payload)
+                if signal is not None:
+                    self.calls.from_remote(signal, recipients)
             case Batch(events):
                 for inner in events:
                     self.handle(inner)
@@ -137,6 +167,7 @@ class Hub:
             case Unregister(peer):
                 peers = self._sessions.get(peer.user_uuid)
                 if peers is not None and peer in peers:
+                    self.calls.session_left(peer)
                     peers.remove(peer)
                     if not peers:
                         del self._sessions[peer.user_uuid]
@@ -153,11 +184,21 @@ class Hub:
                 if peer is not skip:
                     self._deliver(peer, payload)
 
+    def _fanout_feature(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        sessions = self._sessions
+        for uuid in recipients:
+            for peer in tuple(sessions.get(uuid, ())):
+                if feature in peer.features:
+                    self._deliver(peer, payload)
+
     def _deliver(self, peer: Peer, payload: bytes) -> None:
         if peer.deliver(payload):
             self._deliveries += 1
         else:
             self._refused += 1
+
+    def _sessions_of(self, user_uuid: str) -> tuple[Peer, ...]:
+        return tuple(self._sessions.get(user_uuid, ()))
 
     def online_users(self) -> tuple[str, ...]:
         """The users with a live session here: a snapshot (the registry itself is

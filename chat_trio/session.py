@@ -94,11 +94,14 @@ class Session:
         handle_frame: FrameHandler,
         idle_timeout: float = float("inf"),
         login_expires_at: float = math.inf,
+        features: frozenset[str] = frozenset(),
     ) -> None:
         # Who the session is, not their profile: the profile can change while the
         # session is open, so the intake asks the directory for it (directory.py).
         self.user_uuid: Final = user.uuid
         self.user_id: Final = user.id
+        #: The optional frames it asked for at the handshake (chat_trio/features.py).
+        self.features: Final = features
         #: For the logs only (a username never changes).
         self.username: Final = user.username
         self.id = next(_session_ids)

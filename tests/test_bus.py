@@ -95,6 +95,7 @@ async def test_two_buses_share_presence_and_frames(nursery: trio.Nursery) -> Non
 @dataclass(eq=False)
 class Peer:
     user_uuid: str
+    features: frozenset[str] = frozenset()
 
     def deliver(self, payload: bytes) -> bool:
         return True

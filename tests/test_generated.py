@@ -41,4 +41,5 @@ def test_fields_one_to_eleven_keep_go_chats_numbers() -> None:
         "type": 7, "messageType": 8, "url": 9, "fileSuffix": 10, "file": 11,
         "clientId": 12, "id": 13, "createAt": 14, "code": 15,
         "friendEvent": 22, "peer": 23, "actor": 24,
+        "reason": 26, "lastSeen": 27,
     }

@@ -15,6 +15,7 @@ from chat_trio.hub import Fanout, Hub, Register, Reply, Unregister
 class FakePeer:
     user_uuid: str
     accept: bool = True
+    features: frozenset[str] = frozenset()
     got: list[bytes] = field(default_factory=list)
 
     def deliver(self, payload: bytes) -> bool:

@@ -28,7 +28,8 @@ import pytest
 import trio
 
 from chat_trio.client import ChatClient, Connection, Message
-from chat_trio.model import FrameType
+from chat_trio.model import ContentType, FrameType
+from chat_trio.presence import GRACE
 from tests.conftest import PASSWORD
 from tests.instances import RedisInstance
 from tests.test_cli import cli_env, free_port
@@ -299,7 +300,12 @@ async def test_same_user_on_two_nodes(cluster: Cluster) -> None:
             # what bob sends from node b reaches alice on a and his own session on c
             await send_acked(on_b, me(alice), "bob from node b")
             await expect(ca, "bob from node b")
-            await expect(on_c, "bob from node b")
+            with trio.fail_after(STEP):
+                own = await on_c.receive_chat()
+            # filed as his own, in the conversation with alice (docs/protocol.md)
+            assert (own.content, getattr(own, "from"), own.to) == (
+                "bob from node b", me(bob), me(alice),
+            )
 
 
 async def test_presence_follows_sessions_across_nodes(cluster: Cluster) -> None:
@@ -386,3 +392,119 @@ async def test_redis_restart_resumes_delivery_and_loses_nothing(
         stored = {int(str(m["id"])) for m in await bob.since(0)}
         assert acked <= stored  # nothing acked is lost, outage or not
         assert after <= received  # and live delivery resumed for every message, not only the last
+
+
+async def test_a_call_across_nodes_rings_both_devices_and_stays_on_the_one_that_answered(
+    cluster: Cluster,
+) -> None:
+    """Caller on node a, callee on nodes b and c: each node routes by its own call
+    state; the answer on b silences c, and c's stray reject does not end the call."""
+    a, b, c = cluster.nodes[:3]
+    async with user_on(a) as alice, user_on(b) as bob, ChatClient(c.url) as bob_elsewhere:
+        await bob_elsewhere.login(bob.me.username if bob.me else "", PASSWORD)
+        async with (
+            alice.connect() as ca, bob.connect() as on_b, bob_elsewhere.connect() as on_c,
+        ):
+            await wait_nodes(alice, me(bob), 2)
+            for api in (bob, bob_elsewhere):
+                await wait_nodes(api, me(bob), 2)
+                await wait_online(api, me(alice))
+            dial = Message(to=me(bob), contentType=ContentType.VIDEO_DIAL, messageType=1)
+            await ca.send(dial)
+            for device in (on_b, on_c):
+                with trio.fail_after(STEP):
+                    assert (await device.receive_chat()).contentType == ContentType.VIDEO_DIAL
+            await on_b.send(Message(to="", contentType=ContentType.VIDEO_ACCEPT, messageType=1))
+            with trio.fail_after(STEP):
+                accepted = await ca.receive_chat()
+                told = await on_c.receive_chat()
+            assert (accepted.contentType, getattr(accepted, "from")) == (
+                ContentType.VIDEO_ACCEPT, me(bob),
+            )
+            assert (told.contentType, told.reason) == (
+                ContentType.VIDEO_CANCEL, "answered-elsewhere",
+            )
+            # c's stray reject stays on c: what c sends next is what alice gets next
+            await on_c.send(Message(to=me(alice), contentType=ContentType.VIDEO_REJECT,
+                                    messageType=1))
+            await send_acked(on_c, me(alice), "after the stray reject")
+            with trio.fail_after(STEP):
+                assert (await ca.receive_chat()).content == "after the stray reject"
+                assert (await on_b.receive_chat()).content == "after the stray reject"
+            # alice's offer reaches b only: on c, the next frame is the text after it
+            offer = '{"type":"offer","sdp":"v=0"}'
+            await ca.send(Message(to=me(bob), type=FrameType.WEBRTC, content=offer, messageType=1))
+            await send_acked(ca, me(bob), "after the offer")
+            with trio.fail_after(STEP):
+                assert (await on_b.receive_chat()).content == offer
+                assert (await on_c.receive_chat()).content == "after the offer"
+            answer = '{"type":"answer","sdp":"v=0"}'
+            await on_b.send(Message(to="", type=FrameType.WEBRTC, content=answer))
+            with trio.fail_after(STEP):
+                got = await ca.receive_chat()
+                while got.content != answer:
+                    got = await ca.receive_chat()
+            assert (getattr(got, "from"), got.to) == (me(bob), me(alice))
+            await on_b.ws.aclose()
+            with trio.fail_after(STEP):
+                ended = await ca.receive_chat()
+            assert (ended.contentType, ended.reason) == (ContentType.VIDEO_CANCEL, "disconnected")
+
+
+async def presence_of(conn: Connection) -> Message:
+    """The next presence frame (the grace period of a departure included)."""
+    with trio.fail_after(STEP):
+        while True:
+            frame = await conn.receive()
+            if frame.type == "presence":
+                return frame
+
+
+async def test_presence_and_typing_cross_nodes_and_last_seen_is_shared(cluster: Cluster) -> None:
+    """alice on nodes a and c, her friend bob on b, her group's carol on c: one arrival,
+    no departure while a session is left anywhere, then one departure with last seen."""
+    a, b, c = cluster.nodes[:3]
+    async with (
+        user_on(a) as alice, user_on(b) as bob, user_on(c) as carol,
+        ChatClient(c.url) as alice_elsewhere,
+    ):
+        await alice_elsewhere.login(alice.me.username if alice.me else "", PASSWORD)
+        bob_name = bob.me.username if bob.me else ""
+        await alice.request("POST", "/friend", json={"friendUsername": bob_name})
+        await carol.request("POST", f"/group/{me(carol)}", json={"name": _name("g"), "notice": ""})
+        group = str((await carol.request("GET", f"/group/{me(carol)}"))[0]["uuid"])
+        await alice.request("POST", f"/group/join/{me(alice)}/{group}")
+        async with (
+            bob.connect(features="presence,typing") as cb,
+            carol.connect(features="presence,typing") as cc,
+        ):
+            for other in (bob, carol):
+                await wait_online(alice, me(other))
+            async with alice.connect(features="presence") as on_a:
+                for watcher in (cb, cc):
+                    arrived = await presence_of(watcher)
+                    assert (getattr(arrived, "from"), arrived.content) == (me(alice), "online")
+                await wait_online(alice_elsewhere, me(alice))
+                async with alice_elsewhere.connect(features="presence"):  # on node c
+                    await wait_nodes(bob, me(alice), 2)
+                    await on_a.ws.aclose()  # her session on a ends; the one on c stays
+                    await wait_nodes(bob, me(alice), 1)
+                    await cb.send(Message(type="typing", to=me(carol), messageType=1))
+                    with trio.fail_after(STEP):
+                        typing = await cc.receive()
+                        while typing.type != "typing":
+                            typing = await cc.receive()
+                    assert (getattr(typing, "from"), typing.to) == (me(bob), me(carol))
+                    # Nothing to wait for: the point is that node a says nothing when
+                    # its grace period for alice ends while she is still on node c.
+                    await trio.sleep(GRACE + 0.5)
+                    await cb.heartbeat()
+                    with trio.fail_after(STEP):
+                        assert (await cb.receive()).content == "pong"  # no presence frame
+                    left_at = int(time.time() * 1000)
+            for watcher in (cb, cc):
+                left = await presence_of(watcher)  # the first one since the arrival
+                assert (getattr(left, "from"), left.content) == (me(alice), "offline")
+                assert left.lastSeen >= left_at
+            listing = await bob.request("GET", "/presence")
+            assert {"uuid": me(alice), "online": False, "lastSeen": left.lastSeen} in listing

@@ -81,6 +81,7 @@ async def test_every_operation_answers_as_documented(
         ("/user/name", "get"): {"params": {"name": friend.username}},
         ("/user/online", "get"): {"params": {"uuid": friend.uuid}},
         ("/user/{uuid}", "get"): {"url": f"/user/{friend.uuid}"},
+        ("/presence", "get"): {},
         ("/friend", "post"): {"json": {"uuid": me.uuid, "friendUsername": friend.username}},
         ("/friend/requests", "post"): {"json": {"uuid": other.uuid}},
         ("/friend/requests", "get"): {},

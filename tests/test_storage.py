@@ -214,7 +214,8 @@ async def test_a_version_1_database_gains_the_files_table(store_config: Config) 
     from chat_trio.storage import make_store
 
     old = make_store(store_config, mysql_dialect="mariadb")
-    version_1 = [t for t in old.schema.metadata.sorted_tables if t is not old.schema.files]
+    later = (old.schema.files, old.schema.last_seen)
+    version_1 = [t for t in old.schema.metadata.sorted_tables if t not in later]
 
     def create_version_1() -> None:
         old.schema.metadata.create_all(old.engine, tables=version_1)
@@ -232,6 +233,37 @@ async def test_a_version_1_database_gains_the_files_table(store_config: Config) 
         user = await new_user(store)
         assert await store.reserve_file(user.id, "t" * 32, 10, quota=0) == (True, 0)
         assert await store.file_usage(user.id) == 10
+
+
+async def test_a_version_2_database_gains_the_last_seen_table(store_config: Config) -> None:
+    """A database made before last seen was recorded: opening it adds the table."""
+    from chat_trio.storage import make_store
+    from chat_trio.storage.presence import PresenceStore
+    from chat_trio.storage.schema import _add_last_seen_for_presence
+
+    old = make_store(store_config, mysql_dialect="mariadb")
+    version_2 = [t for t in old.schema.metadata.sorted_tables if t is not old.schema.last_seen]
+    step = next(n for n, m in schema_mod.MIGRATIONS.items() if m is _add_last_seen_for_presence)
+
+    def create_version_2() -> None:
+        old.schema.metadata.create_all(old.engine, tables=version_2)
+        with old.engine.begin() as conn:
+            conn.execute(old.schema.schema_version.insert().values(version=step - 1, applied_at=0))
+
+    if store_config.database.backend == "mysql":
+        from chat_trio.storage.mysql import prepare_server
+
+        await trio.to_thread.run_sync(prepare_server, store_config.mysql)
+    await trio.to_thread.run_sync(create_version_2)
+    await old.aclose()
+    async with open_storage(store_config) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        user = await new_user(store)
+        presence = PresenceStore(store)
+        assert await presence.last_seen([user.uuid]) == {}
+        await presence.set_last_seen(user.uuid, 1234)
+        await presence.set_last_seen(user.uuid, 5678)
+        assert await presence.last_seen([user.uuid, "nobody"]) == {user.uuid: 5678}
 
 
 async def test_file_reservations_hold_the_quota_under_concurrency(store: SqlStore) -> None:
@@ -275,3 +307,32 @@ async def test_a_stale_reservation_stops_counting(
     later = sql_mod.now_ms() + sql_mod.PENDING_FILE_EXPIRY_MS + 1
     monkeypatch.setattr(sql_mod, "now_ms", lambda: later)
     assert await store.reserve_file(user.id, "e" * 32, 900, quota=1000) == (True, 0)
+
+
+async def test_presence_skips_large_groups(store: SqlStore) -> None:
+    """The audience is friends and co-members in groups up to ``max_group`` members."""
+    from chat_trio.storage.presence import PresenceStore
+
+    me, friend, small_mate, *crowd = [await new_user(store) for _ in range(6)]
+    await store.add_friend(me.id, friend.id)
+    small = await store.create_group(me, uuid=str(uuid_lib.uuid4()), name="small", notice="")
+    await store.join_group(small, small_mate)
+    big = await store.create_group(crowd[0], uuid=str(uuid_lib.uuid4()), name="big", notice="")
+    for user in (me, *crowd[1:]):
+        await store.join_group(big, user)
+    presence = PresenceStore(store)
+    assert await presence.audience(me.uuid, max_group=3) == sorted([friend.uuid, small_mate.uuid])
+    everyone = sorted(u.uuid for u in (friend, small_mate, *crowd))
+    assert await presence.audience(me.uuid, max_group=10) == everyone
+    assert await presence.audience(friend.uuid, max_group=10) == [me.uuid]  # both ways
+    assert await presence.audience("nobody", max_group=10) == []
+    # several users in one query: each gets its own audience
+    assert await presence.audiences([me.uuid, friend.uuid, "nobody"], max_group=3) == {
+        me.uuid: sorted([friend.uuid, small_mate.uuid]), friend.uuid: [me.uuid],
+    }
+    await presence.set_last_seen(me.uuid, 10)
+    await presence.set_last_seen_many({me.uuid: 20, friend.uuid: 30, "nobody": 40})
+    await presence.set_last_seen(me.uuid, 15)  # an older departure, written late
+    assert await presence.last_seen([me.uuid, friend.uuid, "nobody"]) == {
+        me.uuid: 20, friend.uuid: 30,
+    }

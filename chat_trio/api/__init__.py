@@ -24,6 +24,7 @@ from chat_trio.api import (
     messages,
     openapi,
     ops,
+    presence,
     search,
     security,
     users,
@@ -60,7 +61,9 @@ def _refusal(status: int, reason: str, *, legacy: bool = False) -> Response:
 #: Every blueprint of the app, in registration order.
 BLUEPRINTS = tuple(
     m.blueprint
-    for m in (users, friends, blocks, search, groups, messages, files, web, ops, openapi)
+    for m in (
+        users, friends, blocks, search, groups, messages, files, presence, web, ops, openapi
+    )
 )
 
 

@@ -63,6 +63,19 @@ SCHEMAS: dict[str, Schema] = {
             "userId": {"type": "integer"},
         },
     },
+    "Presence": {
+        "type": "object",
+        "required": ["uuid", "online", "lastSeen"],
+        "properties": {
+            "uuid": {"type": "string"},
+            "online": {"type": "boolean"},
+            "lastSeen": {
+                "type": ["integer", "null"],
+                "description": "when the user's last session ended, ms since the epoch; "
+                "null if never recorded",
+            },
+        },
+    },
     "Online": {
         "type": "object",
         "required": ["uuid", "online", "nodes"],
@@ -298,6 +311,13 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": _op(
             "Whether a user has a live session on any node",
             _ref("Online"), refusals=("400", "401"), parameters=[_query("uuid", True)],
+        )
+    },
+    "/presence": {
+        "get": _op(
+            "Online and last seen of the caller's friends and co-members of small groups, "
+            "or of one group's members",
+            _array("Presence"), refusals=("401", "403", "404"), parameters=[_query("group")],
         )
     },
     "/user/{uuid}": {

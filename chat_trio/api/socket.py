@@ -23,6 +23,7 @@ import socket
 
 import trio
 
+from chat_trio import features
 from chat_trio.api.client_address import handshake_address, trusted_proxies
 from chat_trio.api.security import origin_allowed
 from chat_trio.auth import CheckedToken, LoginWatch, carried_token
@@ -88,8 +89,9 @@ class SocketEndpoint:
                     _close(sock)
                     raise
                 address = handshake_address(sock, request, self._proxies)
+                wanted = features.parse(request.arg("features"))
                 del request  # a session may last for days: keep no copy of its head
-                await self._run_session(sock, address, buffered, checked, watch)
+                await self._run_session(sock, address, buffered, checked, watch, wanted)
         finally:
             self._release(user.uuid)
 
@@ -155,7 +157,7 @@ class SocketEndpoint:
 
     async def _run_session(
         self, sock: socket.socket, address: str, buffered: bytes,
-        checked: CheckedToken, watch: LoginWatch,
+        checked: CheckedToken, watch: LoginWatch, wanted: frozenset[str],
     ) -> None:
         s = self._services
         ws = WebSocket(
@@ -172,6 +174,7 @@ class SocketEndpoint:
             idle_timeout=s.config.limits.idle_timeout,
             # The session's own deadline closes it (1008) when its token expires.
             login_expires_at=trio.current_time() + checked.seconds_left(),
+            features=wanted,
         )
 
         def login_ended(reason: str) -> None:

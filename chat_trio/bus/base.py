@@ -45,6 +45,17 @@ class Bus(Protocol):
         Never blocks."""
         ...
 
+    def publish_signal(self, payload: bytes, recipients: Iterable[str]) -> None:
+        """Like :meth:`publish`, for a call frame: the receiving node routes it by
+        its call state (:class:`~chat_trio.hub.RemoteSignal`). Never blocks."""
+        ...
+
+    def publish_notice(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        """Like :meth:`publish`, for an optional frame (presence, typing): the
+        receiving node delivers it only to sessions that asked for ``feature``.
+        Never blocks."""
+        ...
+
     #: Told every revocation another node published (see :class:`Revocation`);
     #: must not block.
     on_revocation: Callable[[Revocation], None] | None

@@ -24,6 +24,12 @@ class MemoryBus:
     def publish(self, payload: bytes, recipients: Iterable[str]) -> None:
         pass
 
+    def publish_signal(self, payload: bytes, recipients: Iterable[str]) -> None:
+        pass
+
+    def publish_notice(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        pass
+
     def publish_revocation(self, revocation: Revocation) -> None:
         pass
 

@@ -5,7 +5,10 @@ Keys and channels, all under ``redisPrefix`` (``P``)::
     P:nodes           SET   ids of the nodes that registered
     P:node:<id>       STR   "1" with a TTL of NODE_TTL s, refreshed every HEARTBEAT s
     P:users:<id>      SET   uuids of the users with a session on node <id> (same TTL)
-    P:to:<id>         channel: frames for node <id> (only that node subscribes)
+    P:to:<id>         channel: frames for node <id> (only that node subscribes); a
+                      call frame's recipient list starts with "~" (routed by the
+                      receiving node's call state, chat_trio/calls.py), an optional
+                      frame's with "!<feature>" (chat_trio/features.py)
     P:presence        channel: "+ <id> <uuid>..." / "- <id> <uuid>..." / "= <id>" / "x <id>",
                       and ended logins: "r <id> <token hash>" (a logout) /
                       "p <id> <user id> <kept token hash>" (a password change),
@@ -65,7 +68,7 @@ from chat_trio.bus.resp import (
     Reply,
 )
 from chat_trio.errors import ConfigError
-from chat_trio.hub import Fanout, HubEvent
+from chat_trio.hub import Fanout, HubEvent, RemoteSignal
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,10 @@ BATCH = 512
 BACKOFF = (0.2, 5.0)
 
 _HEADER = struct.Struct(">I")
+#: The first "recipient" of a call frame on the bus (no uuid is spelled so).
+SIGNAL_MARK = "~"
+#: The first "recipient" of an optional frame starts so, followed by its feature.
+NOTICE_MARK = "!"
 
 
 def encode_frame(recipients: Iterable[str], payload: bytes) -> bytes:
@@ -170,8 +177,9 @@ class RedisBus:
         #: Presence changes of local users not yet written to Redis (the whole set
         #: is written on registration, and these are dropped then).
         self._pending: dict[str, bool] = {}
-        #: Frames waiting for the pump: (payload, recipients).
-        self._outbox: deque[tuple[bytes, tuple[str, ...]]] = deque(maxlen=buffer)
+        #: Frames waiting for the pump: (payload, recipients, mark): the mark is ""
+        #: for a frame, SIGNAL_MARK for a call frame, NOTICE_MARK + feature.
+        self._outbox: deque[tuple[bytes, tuple[str, ...], str]] = deque(maxlen=buffer)
         #: Revoked logins waiting for the pump.
         self._revocations: deque[Revocation] = deque(maxlen=buffer)
         #: Told the revocations other nodes publish.
@@ -203,13 +211,22 @@ class RedisBus:
         return self._node_id
 
     def publish(self, payload: bytes, recipients: Iterable[str]) -> None:
+        self._queue(payload, recipients, "")
+
+    def publish_signal(self, payload: bytes, recipients: Iterable[str]) -> None:
+        self._queue(payload, recipients, SIGNAL_MARK)
+
+    def publish_notice(self, payload: bytes, recipients: Iterable[str], feature: str) -> None:
+        self._queue(payload, recipients, NOTICE_MARK + feature)
+
+    def _queue(self, payload: bytes, recipients: Iterable[str], mark: str) -> None:
         where = self._where
         targets = tuple(r for r in recipients if r in where)
         if not targets:
             return
         if len(self._outbox) == self._outbox.maxlen:
             self._dropped += 1
-        self._outbox.append((payload, targets))
+        self._outbox.append((payload, targets, mark))
         self._wake()
 
     def publish_revocation(self, revocation: Revocation) -> None:
@@ -478,11 +495,11 @@ class RedisBus:
                     commands.append(("PUBLISH", channel, " ".join(["+", me, *online])))
             batch = [self._outbox.popleft() for _ in range(min(BATCH, len(self._outbox)))]
             where = self._where
-            for payload, recipients in batch:
+            for payload, recipients, mark in batch:
                 by_node: dict[str, list[str]] = {}
                 for user in recipients:
                     for node in where.get(user, ()):
-                        by_node.setdefault(node, []).append(user)
+                        by_node.setdefault(node, [mark] if mark else []).append(user)
                 for node, users in by_node.items():
                     commands.append(("PUBLISH", self._channel(node), encode_frame(users, payload)))
             try:
@@ -513,7 +530,13 @@ class RedisBus:
                 log.warning("bus: dropped a malformed frame: %s", exc)
                 continue
             self._received += 1
-            await self._hub_inbox.send(Fanout(payload, recipients))
+            if recipients and recipients[0] == SIGNAL_MARK:
+                await self._hub_inbox.send(RemoteSignal(payload, recipients[1:]))
+            elif recipients and recipients[0].startswith(NOTICE_MARK):
+                feature = recipients[0][len(NOTICE_MARK):]
+                await self._hub_inbox.send(Fanout(payload, recipients[1:], feature=feature))
+            else:
+                await self._hub_inbox.send(Fanout(payload, recipients))
 
     def _on_presence(self, data: bytes) -> None:
         words = data.decode(errors="replace").split(" ")

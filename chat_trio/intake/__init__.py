@@ -14,10 +14,13 @@
      (:mod:`~chat_trio.intake.content`), then the store writer, which stores,
      acks and delivers it (:class:`PersistRequest`);
    - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
+   - ``typing``: authorized like a chat message, rate-limited, relayed, never
+     stored (:mod:`~chat_trio.intake.typing`);
    - ``ack``, ``error`` and ``friend``: refused, the server sends those;
    - everything else (calls, signaling, video and screen frames): capped by
-     kind, addressed to one user, and relayed, never stored
-     (:mod:`~chat_trio.intake.relay`).
+     kind, addressed to one user (or readdressed to the peer of the sending
+     device's call), and handed to the hub's call table, never stored
+     (:mod:`~chat_trio.intake.relay`, :mod:`chat_trio.calls`).
 
 4. Count it (``messages_received`` by kind, or ``messages_refused`` by code).
 
@@ -45,6 +48,7 @@ from chat_trio.intake import authorize, relay
 from chat_trio.intake.catchup import CatchUp
 from chat_trio.intake.content import stored_content
 from chat_trio.intake.flood import FloodGuard
+from chat_trio.intake.typing import TYPING, TypingRelay
 from chat_trio.metrics import Metrics
 from chat_trio.model import (
     STORED_CONTENT_TYPES,
@@ -95,6 +99,7 @@ class Intake:
         metrics: Metrics | None = None,
         bus: Bus | None = None,
         is_online: Callable[[str], bool] = lambda _uuid: True,
+        call_peer: Callable[[Session, str, int], str | None] = lambda _s, _to, _ct: None,
     ) -> None:
         self._flood = FloodGuard(limits)
         self._directory = directory
@@ -102,9 +107,14 @@ class Intake:
         self._limits = limits
         self._persist = persist
         self._catch_up = CatchUp(store, hub_inbox, limits)
-        self._relay = relay.Relay(hub_inbox, bus or MemoryBus())
+        self._relay = relay.Relay(hub_inbox)
+        self._bus = bus or MemoryBus()
+        self._typing = TypingRelay(directory, hub_inbox, self._bus)
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
+        #: Where a call frame from a session goes instead of its ``to`` (the hub's
+        #: call table: the peer of the call the session rings for or is in).
+        self._call_peer = call_peer
         self._metrics = metrics or Metrics()
 
     async def handle(self, session: Session, message: codec.Message) -> None:
@@ -138,11 +148,15 @@ class Intake:
         if message.type == FrameType.SYNC:
             await self._catch_up.send_page(session, sender, message.id)
             return "sync"
+        if message.type == TYPING:
+            await self._typing.handle(session, sender, message)
+            return "typing"
         if message.type in (FrameType.ACK, FrameType.ERROR, FrameType.FRIEND):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
-        to = await authorize.relay_target(self._directory, message, self._is_online)
-        await self._relay.send(message, to)
+        peer = self._call_peer(session, message.to, message.contentType)
+        to = await authorize.relay_target(self._directory, message, self._is_online, peer)
+        await self._relay.send(message, to, session)
         return "signaling" if message.type == FrameType.WEBRTC else "call"
 
     async def _chat(self, session: Session, message: codec.Message, sender: User) -> int:

@@ -78,17 +78,28 @@ async def _refuse_blocked(directory: Directory, sender: str, target: str, what: 
 
 
 async def relay_target(
-    directory: Directory, message: codec.Message, is_online: Callable[[str], bool]
+    directory: Directory,
+    message: codec.Message,
+    is_online: Callable[[str], bool],
+    call_peer: str | None = None,
 ) -> str:
-    """The one user a relayed frame goes to. ``from`` must already be the
-    authenticated sender (the intake stamps it).
+    """The one user a relayed frame goes to: ``to``, or ``call_peer`` when the call
+    table readdressed it (the peer of the call the sending device rings for or
+    is in: go-chat's client sends its answer, candidates and reject to the open
+    chat, or to nobody). ``from`` must already be the authenticated sender (the
+    intake stamps it).
 
     Raises:
-        ProtocolError: 403 without ``to`` or between users one of whom blocked the
-            other, 400 for a group, 404 for no such user or a dial to a user with
-            no live session on any node.
+        ProtocolError: 403 without ``to`` and outside a call, or between users one
+            of whom blocked the other; 400 for a group or a call to oneself; 404
+            for no such user or a dial to a user with no live session on any node.
     """
+    if call_peer is not None:
+        message.to = call_peer
+        message.messageType = MessageType.USER
     _require_to(message)
+    if message.to == getattr(message, "from"):
+        raise ProtocolError(400, "calls and signaling go to another user, not to yourself")
     if message.messageType == MessageType.GROUP:
         raise ProtocolError(400, "calls and signaling go to one user, not to a group")
     if await directory.user(message.to) is None:

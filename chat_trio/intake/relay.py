@@ -3,7 +3,8 @@
 A relayed frame is only queued for its recipient, so it is capped by kind
 (``[limits] maxSignalingBytes``, ``maxMediaFrameBytes``): one user cannot fill
 another's outbox with a few huge frames. It goes to the recipient's sessions
-on this node through the hub and to the other nodes through the bus.
+through the hub's call table (chat_trio/calls.py), which delivers it to the
+devices ringing for or in the call, here and, through the bus, on other nodes.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import trio
 
 from chat_trio import codec
-from chat_trio.bus import Bus
+from chat_trio.calls import Peer, Signal
 from chat_trio.config import LimitsConfig
 from chat_trio.errors import ProtocolError
-from chat_trio.hub import Fanout, HubEvent
+from chat_trio.hub import HubEvent
 from chat_trio.model import ContentType, FrameType
 
 #: Relayed content types that carry media (JPEG data URLs, recorded chunks): these
@@ -40,18 +41,18 @@ def check_size(message: codec.Message, size: int, limits: LimitsConfig) -> None:
 
 
 class Relay:
-    """Hands relayed frames to the local hub and to the bus."""
+    """Hands relayed frames to the hub, whose call table routes them."""
 
-    def __init__(self, hub_inbox: trio.MemorySendChannel[HubEvent], bus: Bus) -> None:
+    def __init__(self, hub_inbox: trio.MemorySendChannel[HubEvent]) -> None:
         self._hub_inbox = hub_inbox
-        #: Carries relayed frames to the other nodes (a no-op on one node).
-        self._bus = bus
 
-    async def send(self, message: codec.Message, to: str) -> None:
-        """Encode ``message`` once (no id, no time: it is not stored) and deliver it
-        to every session of ``to``, here and on the other nodes."""
+    async def send(self, message: codec.Message, to: str, origin: Peer) -> None:
+        """Encode ``message`` once (no id, no time: it is not stored, and ``to`` set
+        to the user it goes to) and hand it to the call table."""
         message.id = 0
         message.createAt = 0
+        message.to = to
+        message.reason = ""  # said by the server only
         frame = codec.relay_frame(message)
-        await self._hub_inbox.send(Fanout(frame, (to,)))
-        self._bus.publish(frame, (to,))
+        sender = getattr(message, "from")
+        await self._hub_inbox.send(Signal(frame, sender, to, message.contentType, origin))

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -68,6 +68,7 @@ class Schema:
     schema_version: Table
     friend_requests: Table
     user_blocks: Table
+    last_seen: Table
 
 
 def build_schema(prefix: str = "") -> Schema:
@@ -203,6 +204,15 @@ def build_schema(prefix: str = "") -> Schema:
         Index(f"{prefix}ix_user_blocks_blocked", "blocked_id"),
         **MYSQL_TABLE_ARGS,
     )
+    last_seen = Table(
+        f"{prefix}last_seen",
+        md,
+        # When each user's last live session ended (on any node); no row: never
+        # seen since this table exists. Written by chat_trio/presence.py.
+        Column("user_id", _ID, ForeignKey(users.c.id), primary_key=True, autoincrement=False),
+        Column("seen_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
     return Schema(
         metadata=md,
         users=users,
@@ -215,6 +225,7 @@ def build_schema(prefix: str = "") -> Schema:
         schema_version=schema_version,
         friend_requests=friend_requests,
         user_blocks=user_blocks,
+        last_seen=last_seen,
     )
 
 
@@ -236,8 +247,18 @@ def _add_friend_requests_and_blocks(conn: Connection, schema: Schema) -> None:
     ``user_blocks``). Existing friendships stay as they are."""
     schema.friend_requests.create(conn, checkfirst=True)
     schema.user_blocks.create(conn, checkfirst=True)
+def _add_last_seen_for_presence(conn: Connection, schema: Schema) -> None:
+    """Version 4: the ``last_seen`` table (when each user was last online).
+
+    Users who were offline before it have no row: their last seen is unknown.
+    """
+    schema.last_seen.create(conn, checkfirst=True)
 
 
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
-MIGRATIONS: dict[int, Migration] = {2: _add_files, 3: _add_friend_requests_and_blocks}
+MIGRATIONS: dict[int, Migration] = {
+    2: _add_files,
+    3: _add_friend_requests_and_blocks,
+    4: _add_last_seen_for_presence,
+}
