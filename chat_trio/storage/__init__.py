@@ -15,7 +15,14 @@ from typing import Protocol
 import trio
 
 from chat_trio.config import Config
-from chat_trio.model import Group, NewMessage, StoredMessage, User
+from chat_trio.model import (
+    ConversationSummary,
+    Group,
+    NewMessage,
+    ReadMove,
+    StoredMessage,
+    User,
+)
 from chat_trio.storage.schema import build_schema
 from chat_trio.storage.sql import SqlStore
 
@@ -70,6 +77,22 @@ class Store(Protocol):
     async def release_file(self, token: str) -> None: ...
     async def file_usage(self, user_id: int) -> int: ...
     async def stored_file(self, name: str) -> tuple[int, int] | None: ...
+    # read state (storage/reads.py)
+    async def mark_read(
+        self, user: User, message_type: int, peer_id: int, message_id: int
+    ) -> ReadMove | None: ...
+    async def set_muted(
+        self, user: User, message_type: int, peer_id: int, muted: bool
+    ) -> bool: ...
+    async def read_receipts(self, user_id: int) -> bool: ...
+    async def set_read_receipts(self, user_id: int, on: bool) -> None: ...
+    async def conversations(
+        self, user: User, *, limit: int, before: tuple[int, int, str] | None = ...
+    ) -> list[ConversationSummary]: ...
+    async def message_by_id(self, message_id: int) -> StoredMessage | None: ...
+    async def readers(
+        self, message_type: int, peer_id: int, message_id: int, candidates: Sequence[int]
+    ) -> list[User]: ...
 
 
 def make_store(config: Config, *, mysql_dialect: str = "mysql") -> SqlStore:
