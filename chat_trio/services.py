@@ -16,6 +16,7 @@ from chat_trio.files import FileStore
 from chat_trio.hub import Hub
 from chat_trio.intake import Intake
 from chat_trio.metrics import Metrics
+from chat_trio.readstate import ReadState
 from chat_trio.storage import Store
 from chat_trio.writer import StoreWriter
 
@@ -32,3 +33,4 @@ class Services:
     intake: Intake
     metrics: Metrics
     bus: Bus
+    reads: ReadState

@@ -14,6 +14,8 @@
      (:mod:`~chat_trio.intake.content`), then the store writer, which stores,
      acks and delivers it (:class:`PersistRequest`);
    - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
+   - ``read``: the sender's read position in a conversation
+     (:class:`~chat_trio.readstate.ReadState`: checked, stored, pushed);
    - ``ack`` and ``error``: refused, the server sends those;
    - everything else (calls, signaling, video and screen frames): capped by
      kind, addressed to one user, and relayed, never stored
@@ -54,6 +56,7 @@ from chat_trio.model import (
     NewMessage,
     User,
 )
+from chat_trio.readstate import ReadState
 from chat_trio.session import Session
 from chat_trio.storage import Store
 
@@ -95,6 +98,7 @@ class Intake:
         metrics: Metrics | None = None,
         bus: Bus | None = None,
         is_online: Callable[[str], bool] = lambda _uuid: True,
+        reads: ReadState | None = None,
     ) -> None:
         self._flood = FloodGuard(limits)
         self._directory = directory
@@ -106,6 +110,7 @@ class Intake:
         #: Whether a user has a live session on any node (refuses calls to nobody).
         self._is_online = is_online
         self._metrics = metrics or Metrics()
+        self._reads = reads or ReadState(store, directory, hub_inbox, bus or MemoryBus())
 
     async def handle(self, session: Session, message: codec.Message) -> None:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
@@ -138,6 +143,11 @@ class Intake:
         if message.type == FrameType.SYNC:
             await self._catch_up.send_page(session, sender, message.id)
             return "sync"
+        if message.type == FrameType.READ:
+            await self._reads.mark_read(
+                sender, message.messageType, message.to, message.id, origin=session
+            )
+            return "read"
         if message.type in (FrameType.ACK, FrameType.ERROR):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
