@@ -94,6 +94,7 @@ async def test_unread_counts_messages_from_others_after_the_position(store: SqlS
 async def test_mute_is_stored_per_user_and_conversation(store: SqlStore) -> None:
     a, b = await new_user(store), await new_user(store)
     m = await send(store, b, a, "hi", 1)
+    assert await store.set_muted(a, USER, b.id, False) is False  # never muted: no change
     assert await store.set_muted(a, USER, b.id, True) is True
     assert await store.set_muted(a, USER, b.id, True) is False  # no change
     await store.mark_read(a, USER, b.id, m)  # a read keeps the mute
@@ -222,3 +223,23 @@ async def test_unread_counts_are_read_from_an_index_alone(store: SqlStore) -> No
             assert "USING COVERING INDEX ix_messages_" in plan, plan
         else:
             assert "ix_messages_" in plan and "Using index" in plan, plan
+
+
+async def test_concurrent_marks_of_one_conversation_end_at_the_highest(store: SqlStore) -> None:
+    """Many devices marking at once, the first time (no row yet) and after: the
+    position ends at the highest id asked, and no mark fails."""
+    a, b = await new_user(store), await new_user(store)
+    ids = [await send(store, b, a, f"m{i}", i) for i in range(20)]
+    moved: list[bool] = []
+
+    async def mark(message_id: int) -> None:
+        move = await store.mark_read(a, USER, b.id, message_id)
+        assert move is not None
+        moved.append(move.moved)
+
+    async with trio.open_nursery() as nursery:
+        for message_id in reversed(ids):
+            nursery.start_soon(mark, message_id)
+    [listed] = await store.conversations(a, limit=10)
+    assert (listed.read_id, listed.unread) == (ids[-1], 0)
+    assert len(moved) == 20 and any(moved)

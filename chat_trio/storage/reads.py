@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, insert, select, update
 
 from chat_trio.model import MessageType, ReadMove
 from chat_trio.storage.schema import Schema
@@ -106,35 +106,46 @@ def unread_after(conn: Connection, schema: Schema, user_id: int, key: Key, read_
     return counts[0] - sum(counts[1:])
 
 
-def state(
-    conn: Connection, schema: Schema, user_id: int, key: Key, *, lock: bool
-) -> StateRow | None:
+def _where_key(schema: Schema, user_id: int, key: Key) -> ColumnElement[bool]:
     s = schema.conversation_states
-    query = select(s.c.read_id, s.c.muted).where(
-        s.c.user_id == user_id, s.c.message_type == key[0], s.c.peer_id == key[1]
-    )
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    return and_(s.c.user_id == user_id, s.c.message_type == key[0], s.c.peer_id == key[1])
+
+
+def state(conn: Connection, schema: Schema, user_id: int, key: Key) -> StateRow | None:
+    s = schema.conversation_states
+    row = conn.execute(
+        select(s.c.read_id, s.c.muted).where(_where_key(schema, user_id, key))
+    ).first()
     return None if row is None else StateRow(int(row.read_id), bool(row.muted))
 
 
-def write_state(
-    conn: Connection, schema: Schema, user_id: int, key: Key, old: StateRow | None,
-    new: StateRow, now: int,
-) -> None:
-    """Store ``new`` (``old`` is what :func:`state` found). A row inserted meanwhile
-    by another node raises IntegrityError: the caller runs the whole step again."""
+def _change_state(
+    conn: Connection, schema: Schema, user_id: int, key: Key, now: int, *,
+    unless: ColumnElement[bool], values: dict[str, int],
+) -> bool:
+    """Write ``values`` into the user's row for the conversation, unless ``unless``
+    holds for it already; True when something was written.
+
+    No lock is taken: one conditional UPDATE changes an existing row atomically
+    (so two devices at once cannot move a position backwards), and a missing row
+    is INSERTed; another node inserting it meanwhile makes that an IntegrityError,
+    and the caller runs the whole step again, which then finds the row.
+    (``SELECT ... FOR UPDATE`` of a missing row would take a gap lock in InnoDB,
+    and two of those then deadlock on the INSERT.)
+    """
     s = schema.conversation_states
-    values = {"read_id": new.read_id, "muted": int(new.muted), "updated_at": now}
-    if old is None:
-        conn.execute(insert(s).values(
-            user_id=user_id, message_type=key[0], peer_id=key[1], **values
-        ))
-    else:
-        conn.execute(update(s).where(
-            s.c.user_id == user_id, s.c.message_type == key[0], s.c.peer_id == key[1]
-        ).values(**values))
+    where = _where_key(schema, user_id, key)
+    changed = conn.execute(
+        update(s).where(where, ~unless).values(updated_at=now, **values)
+    ).rowcount
+    if changed:
+        return True
+    if conn.execute(select(s.c.id).where(where)).first() is not None:
+        return False  # there, and already as asked
+    conn.execute(insert(s).values(
+        user_id=user_id, message_type=key[0], peer_id=key[1], updated_at=now, **values
+    ))
+    return True
 
 
 def receipts(conn: Connection, schema: Schema, user_ids: Iterable[int]) -> dict[int, bool]:
@@ -151,18 +162,13 @@ def receipts(conn: Connection, schema: Schema, user_ids: Iterable[int]) -> dict[
 
 
 def set_receipts(conn: Connection, schema: Schema, user_id: int, on: bool, now: int) -> None:
+    """Store the setting (an INSERT racing another node's: see :func:`_change_state`)."""
     us = schema.user_settings
-    exists = conn.execute(
-        select(us.c.user_id).where(us.c.user_id == user_id).with_for_update()
-    ).first()
-    if exists is None:
+    where = us.c.user_id == user_id
+    if conn.execute(update(us).where(where).values(read_receipts=int(on), updated_at=now)).rowcount:
+        return
+    if conn.execute(select(us.c.user_id).where(where)).first() is None:
         conn.execute(insert(us).values(user_id=user_id, read_receipts=int(on), updated_at=now))
-    else:
-        conn.execute(
-            update(us).where(us.c.user_id == user_id).values(
-                read_receipts=int(on), updated_at=now
-            )
-        )
 
 
 def mark_read(
@@ -173,12 +179,13 @@ def mark_read(
     target = newest_at_or_before(conn, schema, user_id, key, message_id)
     if target == 0:
         return None
-    old = state(conn, schema, user_id, key, lock=True)
-    current = old or StateRow()
-    moved = target > current.read_id
-    if moved:
-        write_state(conn, schema, user_id, key, old, StateRow(target, current.muted), now)
-    position = max(target, current.read_id)
+    s = schema.conversation_states
+    moved = _change_state(
+        conn, schema, user_id, key, now, unless=s.c.read_id >= target,
+        values={"read_id": target},
+    )
+    found = state(conn, schema, user_id, key)
+    position = found.read_id if found is not None else target
     peer = key[1]
     flags = receipts(conn, schema, (user_id, peer) if key[0] == MessageType.USER else (user_id,))
     return ReadMove(
@@ -194,12 +201,13 @@ def set_muted(
     conn: Connection, schema: Schema, user_id: int, key: Key, muted: bool, now: int
 ) -> bool:
     """Mute or unmute; True when that changed anything."""
-    old = state(conn, schema, user_id, key, lock=True)
-    current = old or StateRow()
-    if current.muted == muted:
-        return False
-    write_state(conn, schema, user_id, key, old, StateRow(current.read_id, muted), now)
-    return True
+    s = schema.conversation_states
+    if not muted and state(conn, schema, user_id, key) is None:
+        return False  # never muted: nothing to store
+    return _change_state(
+        conn, schema, user_id, key, now, unless=s.c.muted == int(muted),
+        values={"muted": int(muted)},
+    )
 
 
 def listed(conn: Connection, schema: Schema, user_id: int) -> list[ListedConversation]:
