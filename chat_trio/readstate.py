@@ -148,7 +148,31 @@ class ReadState:
                 [recipient.id] if recipient is not None and recipient.id != sender.id else []
             )
             conversation = sender.id  # the recipient's conversation is named by the sender
-        readers = await self._store.readers(
-            message.message_type, conversation, message.id, candidates
+        readers = await self._store.read_positions(
+            message.message_type, conversation, candidates, at_least=message.id
         )
-        return message, readers
+        return message, [reader for reader, _ in readers]
+
+    async def positions(
+        self, user: User, message_type: int, uuid: str
+    ) -> list[tuple[User, int]]:
+        """The read positions of the others in a conversation of ``user`` (the 1:1
+        peer, or the group's other members), those who share read receipts and have
+        one, for a user who shares them too.
+
+        Raises:
+            ProtocolError: as :meth:`peer_id`, and 403 when ``user`` has receipts off.
+        """
+        peer_id = await self.peer_id(user, message_type, uuid)
+        if not await self._store.read_receipts(user.id):
+            raise ProtocolError(
+                403, "your read receipts are off: turn them on to see who read what"
+            )
+        if message_type == MessageType.GROUP:
+            members = await self._store.group_members(peer_id)
+            others = [m.id for m in members if m.id != user.id]
+            return await self._store.read_positions(message_type, peer_id, others)
+        if peer_id == user.id:
+            return []
+        # the peer's conversation with the caller is named by the caller
+        return await self._store.read_positions(message_type, user.id, [peer_id])

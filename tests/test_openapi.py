@@ -108,6 +108,7 @@ async def test_every_operation_answers_as_documented(
         ("/conversations/{kind}/{uuid}/read", "post"): {
             "url": f"{conversation}/read", "json": {"id": message_id}
         },
+        ("/conversations/{kind}/{uuid}/reads", "get"): {"url": f"{conversation}/reads"},
         ("/conversations/{kind}/{uuid}/mute", "put"): {
             "url": f"{conversation}/mute", "json": {"muted": True}
         },

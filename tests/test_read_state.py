@@ -194,6 +194,7 @@ async def test_refusals_over_http(make_user: MakeUser) -> None:
     await refused(outsider, "GET", f"/message/{to_b}/seen", 403)
     await refused(outsider, "GET", f"/message/{in_group}/seen", 403)
     await refused(outsider, "GET", f"/message/{to_b + 1000}/seen", 404)
+    await refused(outsider, "GET", f"{path}/reads", 403)
     anonymous = ChatClient(a.api.base_url)
     try:
         for method, route in (("GET", "/conversations"), ("GET", "/settings"),
@@ -229,6 +230,12 @@ async def test_group_seen_by_counts_members_who_read_and_share(make_user: MakeUs
         assert (await d.api.request("GET", f"/message/{m}/seen"))["count"] == 1
         own = await next_of_type(ca, FrameType.READ)
         assert (getattr(own, "from"), own.to, own.id) == (a.uuid, group, m)  # a's own
+        # every member's position at once (those who share and have one), for "seen by N"
+        reads = await d.api.request("GET", f"/conversations/group/{group}/reads")
+        assert sorted((i["user"]["uuid"], i["readId"]) for i in reads["items"]) == sorted(
+            [(a.uuid, m), (b.uuid, m)]
+        )
+        await refused(c, "GET", f"/conversations/group/{group}/reads", 403)  # receipts off
         assert getattr(await next_of_type(cc, FrameType.READ), "from") == c.uuid
         # others' group positions are asked for, not pushed
         for conn in (ca, cb, cc):
@@ -260,6 +267,8 @@ async def test_receipts_off_hides_positions_both_ways(make_user: MakeUser) -> No
         await b.api.request("PUT", "/settings", json={"readReceipts": True})
         assert (await entry(a, b.uuid))["peerReadId"] == from_a
         assert (await entry(b, a.uuid))["peerReadId"] == from_b
+        reads = await a.api.request("GET", f"/conversations/user/{b.uuid}/reads")
+        assert [(i["user"]["uuid"], i["readId"]) for i in reads["items"]] == [(b.uuid, from_a)]
         assert (await a.api.request("GET", f"/message/{from_a}/seen"))["count"] == 1
 
 

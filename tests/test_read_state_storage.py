@@ -114,12 +114,13 @@ async def test_receipts_setting_hides_positions_both_ways(store: SqlStore) -> No
     assert move is not None and (move.receipts, move.peer_receipts) == (True, True)
     [seen_by_a] = await store.conversations(a, limit=10)
     assert seen_by_a.peer_read_id == m
-    assert [u.id for u in await store.readers(USER, a.id, m, [b.id])] == [b.id]
+    assert [(u.id, r) for u, r in await store.read_positions(USER, a.id, [b.id])] == [(b.id, m)]
+    assert await store.read_positions(USER, a.id, [b.id], at_least=m + 1) == []
     await store.set_read_receipts(b.id, False)
     assert await store.read_receipts(b.id) is False
     [seen_by_a] = await store.conversations(a, limit=10)
     assert seen_by_a.peer_read_id is None  # b shares nothing
-    assert await store.readers(USER, a.id, m, [b.id]) == []
+    assert await store.read_positions(USER, a.id, [b.id]) == []
     [seen_by_b] = await store.conversations(b, limit=10)
     assert seen_by_b.peer_read_id is None  # and sees nothing
     await store.set_read_receipts(b.id, True)

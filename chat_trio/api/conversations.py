@@ -137,6 +137,16 @@ async def mark_read(kind: str, uuid: str) -> Response:
     return ok({"readId": move.read_id, "unread": move.unread, "moved": move.moved})
 
 
+@blueprint.get("/conversations/<kind>/<uuid>/reads")
+async def positions(kind: str, uuid: str) -> Response:
+    """The others' read positions in one of the caller's conversations: with them a
+    client shows "seen by N" under every message at once."""
+    user = await current_user()
+    message_type = _kind(kind)
+    found = await services().reads.positions(user, message_type, uuid)
+    return ok({"items": [{"user": user_json_for(user, u), "readId": r} for u, r in found]})
+
+
 @blueprint.put("/conversations/<kind>/<uuid>/mute")
 async def mute(kind: str, uuid: str) -> Response:
     """Mute (``muted: true``) or unmute a conversation for the caller."""

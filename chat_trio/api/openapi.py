@@ -408,6 +408,20 @@ SCHEMAS["Seen"] = {
         "users": _array("User"),
     },
 }
+SCHEMAS["ReadPositions"] = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user", "readId"],
+                "properties": {"user": _ref("User"), "readId": {"type": "integer"}},
+            },
+        }
+    },
+}
 SCHEMAS["Settings"] = {
     "type": "object",
     "required": ["readReceipts"],
@@ -430,6 +444,14 @@ PATHS.update({
         )
     },
     "/conversations/{kind}/{uuid}/read": {"put": _READ, "post": _READ},
+    "/conversations/{kind}/{uuid}/reads": {
+        "get": _op(
+            "The others' read positions in a conversation of the caller (the 1:1 peer or "
+            "the group's members who share read receipts and have one)",
+            _ref("ReadPositions"), refusals=("401", "403", "404"),
+            parameters=[_path("kind"), _path("uuid")],
+        )
+    },
     "/conversations/{kind}/{uuid}/mute": {
         "put": _op(
             "Mute or unmute a conversation for the caller; pushed to the caller's sessions",

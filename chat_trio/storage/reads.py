@@ -303,21 +303,22 @@ def peer_positions(
     return {p: positions.get(p, 0) if shares[p] else None for p in wanted}
 
 
-def readers(
-    conn: Connection, schema: Schema, key: Key, message_id: int, candidates: Iterable[int]
-) -> list[int]:
+def positions(
+    conn: Connection, schema: Schema, key: Key, candidates: Iterable[int], *, at_least: int = 1
+) -> dict[int, int]:
     """Of ``candidates`` (user ids), those whose read position in the conversation
-    ``key`` (as the candidate names it) reached ``message_id`` and who share receipts."""
+    ``key`` (as the candidate names it) is at least ``at_least`` and who share
+    receipts, with their positions."""
     wanted = set(candidates)
     if not wanted:
-        return []
+        return {}
     s = schema.conversation_states
     rows = conn.execute(
-        select(s.c.user_id).where(
-            s.c.message_type == key[0], s.c.peer_id == key[1], s.c.read_id >= message_id,
+        select(s.c.user_id, s.c.read_id).where(
+            s.c.message_type == key[0], s.c.peer_id == key[1], s.c.read_id >= at_least,
             s.c.user_id.in_(wanted),
         )
     )
-    found = [int(r.user_id) for r in rows]
+    found = {int(r.user_id): int(r.read_id) for r in rows}
     shares = receipts(conn, schema, found)
-    return sorted(u for u in found if shares[u])
+    return {u: read_id for u, read_id in found.items() if shares[u]}

@@ -861,21 +861,24 @@ class SqlStore:
         found = await self._history(self.schema.messages.c.id == message_id, 1, None, None)
         return found[0] if found else None
 
-    async def readers(
-        self, message_type: int, peer_id: int, message_id: int, candidates: Sequence[int]
-    ) -> list[User]:
-        """Of ``candidates`` (user ids), who read message ``message_id`` of the
-        conversation they name ``(message_type, peer_id)`` and shares receipts."""
+    async def read_positions(
+        self, message_type: int, peer_id: int, candidates: Sequence[int], *, at_least: int = 1
+    ) -> list[tuple[User, int]]:
+        """Of ``candidates`` (user ids), who shares read receipts and has read at least
+        up to ``at_least`` in the conversation they name ``(message_type, peer_id)``,
+        with their positions, by username."""
 
-        def run() -> list[User]:
+        def run() -> list[tuple[User, int]]:
             u = self.schema.users
             with self.engine.connect() as conn:
-                ids = reads.readers(
-                    conn, self.schema, (message_type, peer_id), message_id, candidates
+                found = reads.positions(
+                    conn, self.schema, (message_type, peer_id), candidates, at_least=at_least
                 )
                 rows = conn.execute(
-                    select(*self._user_columns()).where(u.c.id.in_(ids)).order_by(u.c.username)
+                    select(*self._user_columns())
+                    .where(u.c.id.in_(list(found)))
+                    .order_by(u.c.username)
                 )
-                return [self._user(r) for r in rows]
+                return [(self._user(r), found[int(r.id)]) for r in rows]
 
         return await self._run(run)
