@@ -244,3 +244,17 @@ async def test_concurrent_marks_of_one_conversation_end_at_the_highest(store: Sq
     [listed] = await store.conversations(a, limit=10)
     assert (listed.read_id, listed.unread) == (ids[-1], 0)
     assert len(moved) == 20 and any(moved)
+
+
+async def test_a_new_member_starts_with_the_history_read(store: SqlStore) -> None:
+    owner, early, late = await new_user(store), await new_user(store), await new_user(store)
+    group = await store.create_group(owner, uuid=str(uuid_lib.uuid4()), name="h", notice="")
+    await store.join_group(group, early)  # no messages yet: nothing to mark
+    before = await send(store, owner, group, "before", 1)
+    await store.join_group(group, late)
+    await send(store, owner, group, "after", 2)
+    by_user = {}
+    for member in (early, late):
+        [listed] = await store.conversations(member, limit=10)
+        by_user[member.id] = (listed.read_id, listed.unread)
+    assert by_user == {early.id: (0, 2), late.id: (before, 1)}

@@ -197,6 +197,23 @@ def mark_read(
     )
 
 
+def start_at_newest(
+    conn: Connection, schema: Schema, user_id: int, group_id: int, now: int
+) -> None:
+    """A new member's position in a group: its newest message (none: nothing to store)."""
+    key = (int(MessageType.GROUP), group_id)
+    m = schema.messages
+    newest = _max(conn, select(func.max(m.c.id)).where(
+        m.c.message_type == key[0], m.c.to_user_id == group_id
+    ))
+    if newest:
+        s = schema.conversation_states
+        _change_state(
+            conn, schema, user_id, key, now, unless=s.c.read_id >= newest,
+            values={"read_id": newest},
+        )
+
+
 def set_muted(
     conn: Connection, schema: Schema, user_id: int, key: Key, muted: bool, now: int
 ) -> bool:

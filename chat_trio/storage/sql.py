@@ -346,17 +346,23 @@ class SqlStore:
         return await self._run(run)
 
     async def join_group(self, group: Group, user: User) -> None:
-        """Raises: Conflict if the user is already a member."""
+        """Raises: Conflict if the user is already a member.
+
+        The new member's read position starts at the group's newest message, in the
+        same transaction: what was said before they joined is history, not unread.
+        """
         gm = self.schema.group_members
 
         def run() -> None:
             with self.engine.begin() as conn:
+                t = now_ms()
                 conn.execute(
                     insert(gm).values(
                         group_id=group.id, user_id=user.id, nickname=user.nickname,
-                        created_at=now_ms(),
+                        created_at=t,
                     )
                 )
+                reads.start_at_newest(conn, self.schema, user.id, group.id, t)
 
         await self._run(run)
 
