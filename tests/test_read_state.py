@@ -162,6 +162,8 @@ async def test_refusals_over_the_socket(make_user: MakeUser) -> None:
             (Message(type=FrameType.READ, to=a.uuid, messageType=3, id=to_b), 400),
             (Message(type=FrameType.READ, to=a.uuid, messageType=1, id=0), 400),
             (Message(type=FrameType.READ, messageType=1, id=to_b), 400),
+            # sent by the server only: never relayed to `to` as if a's own device said it
+            (Message(type=FrameType.MUTE, to=a.uuid, messageType=1, muted=True), 400),
         ]
         for frame, code in cases:
             await co.send(frame)

@@ -16,7 +16,8 @@
    - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
    - ``read``: the sender's read position in a conversation
      (:class:`~chat_trio.readstate.ReadState`: checked, stored, pushed);
-   - ``ack`` and ``error``: refused, the server sends those;
+   - ``ack``, ``error`` and ``mute``: refused, the server sends those (a mute is
+     set over HTTP);
    - everything else (calls, signaling, video and screen frames): capped by
      kind, addressed to one user, and relayed, never stored
      (:mod:`~chat_trio.intake.relay`).
@@ -148,7 +149,7 @@ class Intake:
                 sender, message.messageType, message.to, message.id, origin=session
             )
             return "read"
-        if message.type in (FrameType.ACK, FrameType.ERROR):
+        if message.type in (FrameType.ACK, FrameType.ERROR, FrameType.MUTE):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
         to = await authorize.relay_target(self._directory, message, self._is_online)
