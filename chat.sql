@@ -27,6 +27,21 @@ CREATE TABLE users (
 	UNIQUE (username)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE conversation_states (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	user_id BIGINT NOT NULL,
+	message_type SMALLINT NOT NULL,
+	peer_id BIGINT NOT NULL,
+	read_id BIGINT NOT NULL DEFAULT '0',
+	muted SMALLINT NOT NULL DEFAULT '0',
+	updated_at BIGINT NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_conversation_states UNIQUE (user_id, message_type, peer_id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_conversation_states_peer ON conversation_states (message_type, peer_id, read_id);
+
 CREATE TABLE files (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	name VARCHAR(64) NOT NULL,
@@ -91,6 +106,8 @@ CREATE TABLE messages (
 
 CREATE INDEX ix_messages_conversation ON messages (from_user_id, to_user_id, id);
 
+CREATE INDEX ix_messages_inbox ON messages (message_type, to_user_id, from_user_id, id);
+
 CREATE INDEX ix_messages_to ON messages (message_type, to_user_id, id);
 
 CREATE TABLE sessions (
@@ -130,6 +147,14 @@ CREATE TABLE user_friends (
 	FOREIGN KEY(friend_id) REFERENCES users (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE user_settings (
+	user_id BIGINT NOT NULL,
+	read_receipts SMALLINT NOT NULL DEFAULT '1',
+	updated_at BIGINT NOT NULL,
+	PRIMARY KEY (user_id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE group_members (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	group_id BIGINT NOT NULL,
@@ -144,4 +169,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (4, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (5, 0);

@@ -48,6 +48,7 @@ from chat_trio.hub import Hub
 from chat_trio.intake import Intake
 from chat_trio.metrics import Metrics
 from chat_trio.presence import Presence
+from chat_trio.readstate import ReadState
 from chat_trio.services import Services
 from chat_trio.storage import open_storage
 from chat_trio.storage.presence import PresenceStore
@@ -112,6 +113,7 @@ async def serve(
         writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
         accounts = Accounts(store, config.auth, config.limits, directory=directory)
+        reads = ReadState(store, directory, hub.inbox, bus)
         # A login ended on any node ends on every node: its cache entry and sessions.
         accounts.on_revoked = bus.publish_revocation
         bus.on_revocation = accounts.forget
@@ -135,10 +137,12 @@ async def serve(
                 bus=bus,
                 is_online=lambda uuid: hub.is_online(uuid) or bus.nodes_elsewhere(uuid) > 0,
                 call_peer=hub.calls.readdress,
+                reads=reads,
             ),
             metrics=metrics,
             bus=bus,
             presence=presence,
+            reads=reads,
         )
         await nursery.start(hub.run)
         await nursery.start(bus.run)

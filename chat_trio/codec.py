@@ -23,7 +23,9 @@ __all__ = [
     "error_frame",
     "friend_frame",
     "group_delivery_frame",
+    "mute_frame",
     "pong_frame",
+    "read_frame",
     "relay_frame",
     "stored_frame",
     "sync_frame",
@@ -149,3 +151,23 @@ def friend_frame(*, to: str, event: str, peer: User, actor: str, at_ms: int) -> 
 def relay_frame(message: Message) -> bytes:
     """An ephemeral message (call, signaling, frame) as forwarded, unchanged."""
     return message.SerializeToString()
+
+
+def read_frame(
+    reader: str, conversation: str, message_type: int, read_id: int, unread: int = 0
+) -> bytes:
+    """A read position: ``reader`` (``from``) has read up to message ``read_id`` in
+    the conversation named ``to`` as the receiver names it (the peer or group for
+    the reader's own sessions, with ``unread`` left; the receiver itself for a
+    1:1 peer's receipt)."""
+    return _from(reader, Message(
+        type=FrameType.READ, to=conversation, messageType=message_type, id=read_id,
+        unread=unread,
+    )).SerializeToString()
+
+
+def mute_frame(user: str, conversation: str, message_type: int, muted: bool) -> bytes:
+    """``user`` muted (or unmuted) the conversation ``to``: for their own sessions."""
+    return _from(user, Message(
+        type=FrameType.MUTE, to=conversation, messageType=message_type, muted=muted
+    )).SerializeToString()

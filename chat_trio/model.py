@@ -56,6 +56,8 @@ class FrameType:
     ERROR = "error"
     SYNC = "sync"  # catch-up: the client asks for what came after an id
     FRIEND = "friend"  # a friend request, friendship or block changed (server only)
+    READ = "read"  # a read position: set by a client, pushed by the server
+    MUTE = "mute"  # a conversation muted or unmuted (pushed by the server)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +111,47 @@ class StoredMessage:
     url: str
     client_id: str
     created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMove:
+    """What marking a conversation read did, and who may learn of it."""
+
+    #: The reader's position now: the id of the newest message they have read there.
+    read_id: int
+    #: True when the position grew (False: it was already there or past it).
+    moved: bool
+    #: Messages from others after the position.
+    unread: int
+    #: The reader shares read receipts (their setting).
+    receipts: bool
+    #: In a 1:1 conversation, the peer shares read receipts too (and so sees the
+    #: reader's); always False in a group.
+    peer_receipts: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation of one user, as their conversation list shows it."""
+
+    #: 1 (``peer`` is a user) or 2 (a group), as ``messageType`` on the wire.
+    message_type: int
+    user: User | None
+    group: Group | None
+    #: The newest message, None for a conversation without messages yet.
+    last_message: StoredMessage | None
+    #: Milliseconds since the epoch: the last message's time, else when the
+    #: friendship or the membership began.
+    activity_ms: int
+    read_id: int
+    unread: int
+    muted: bool
+    #: 1:1 only: the peer's read position, None when receipts hide it (either
+    #: side turned them off) and always None in a group.
+    peer_read_id: int | None
+
+    @property
+    def uuid(self) -> str:
+        if self.group is not None:
+            return self.group.uuid
+        return self.user.uuid if self.user is not None else ""

@@ -17,6 +17,7 @@ from chat_trio.hub import Hub
 from chat_trio.intake import Intake
 from chat_trio.metrics import Metrics
 from chat_trio.presence import Presence
+from chat_trio.readstate import ReadState
 from chat_trio.storage import Store
 from chat_trio.writer import StoreWriter
 
@@ -34,3 +35,4 @@ class Services:
     metrics: Metrics
     bus: Bus
     presence: Presence
+    reads: ReadState

@@ -42,4 +42,5 @@ def test_fields_one_to_eleven_keep_go_chats_numbers() -> None:
         "clientId": 12, "id": 13, "createAt": 14, "code": 15,
         "friendEvent": 22, "peer": 23, "actor": 24,
         "reason": 26, "lastSeen": 27,
+        "unread": 17, "muted": 18,
     }

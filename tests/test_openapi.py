@@ -14,6 +14,7 @@ import pytest
 
 from chat_trio.api import openapi
 from tests.conftest import PASSWORD, MakeUser, Server, make_group
+from tests.test_delivery import next_ack
 from tests.test_http_api import PNG
 
 #: Routes that are not part of the JSON API: the web client, the socket, the docs.
@@ -71,6 +72,10 @@ async def test_every_operation_answers_as_documented(
     avatar = await me.api.request(
         "POST", "/file", data={"uuid": me.uuid}, files={"file": ("a.png", PNG)}
     )
+    async with me.api.connect() as conn:
+        await conn.send_text(friend.uuid, "documented", client_id="documented-1")
+        _client_id, message_id = await next_ack(conn)
+    conversation = f"/conversations/user/{friend.uuid}"
     calls: dict[tuple[str, str], dict[str, Any]] = {
         ("/user/register", "post"): {"json": {"username": "newbie", "password": PASSWORD}},
         ("/user/login", "post"): {"json": {"username": me.username, "password": PASSWORD}},
@@ -114,6 +119,20 @@ async def test_every_operation_answers_as_documented(
         ("/healthz", "get"): {},
         ("/readyz", "get"): {},
         ("/metrics", "get"): {},
+        ("/conversations", "get"): {"params": {"limit": 10}},
+        ("/conversations/{kind}/{uuid}/read", "put"): {
+            "url": f"{conversation}/read", "json": {"id": message_id}
+        },
+        ("/conversations/{kind}/{uuid}/read", "post"): {
+            "url": f"{conversation}/read", "json": {"id": message_id}
+        },
+        ("/conversations/{kind}/{uuid}/reads", "get"): {"url": f"{conversation}/reads"},
+        ("/conversations/{kind}/{uuid}/mute", "put"): {
+            "url": f"{conversation}/mute", "json": {"muted": True}
+        },
+        ("/message/{id}/seen", "get"): {"url": f"/message/{message_id}/seen"},
+        ("/settings", "get"): {},
+        ("/settings", "put"): {"json": {"readReceipts": True}},
     }
     documented = {(p, m) for p, ops in openapi.PATHS.items() for m in ops}
     assert set(calls) == documented

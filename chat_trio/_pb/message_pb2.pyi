@@ -5,7 +5,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("avatar", "fromUsername", "to", "content", "contentType", "type", "messageType", "url", "fileSuffix", "file", "clientId", "id", "createAt", "code", "friendEvent", "peer", "actor", "reason", "lastSeen")
+    __slots__ = ("avatar", "fromUsername", "to", "content", "contentType", "type", "messageType", "url", "fileSuffix", "file", "clientId", "id", "createAt", "code", "friendEvent", "peer", "actor", "reason", "lastSeen", "unread", "muted")
     AVATAR_FIELD_NUMBER: _ClassVar[int]
     FROMUSERNAME_FIELD_NUMBER: _ClassVar[int]
     FROM_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,8 @@ class Message(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LASTSEEN_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    MUTED_FIELD_NUMBER: _ClassVar[int]
     avatar: str
     fromUsername: str
     to: str
@@ -45,4 +47,6 @@ class Message(_message.Message):
     actor: str
     reason: str
     lastSeen: int
-    def __init__(self, avatar: _Optional[str] = ..., fromUsername: _Optional[str] = ..., to: _Optional[str] = ..., content: _Optional[str] = ..., contentType: _Optional[int] = ..., type: _Optional[str] = ..., messageType: _Optional[int] = ..., url: _Optional[str] = ..., fileSuffix: _Optional[str] = ..., file: _Optional[bytes] = ..., clientId: _Optional[str] = ..., id: _Optional[int] = ..., createAt: _Optional[int] = ..., code: _Optional[int] = ..., friendEvent: _Optional[str] = ..., peer: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., lastSeen: _Optional[int] = ..., **kwargs) -> None: ...
+    unread: int
+    muted: bool
+    def __init__(self, avatar: _Optional[str] = ..., fromUsername: _Optional[str] = ..., to: _Optional[str] = ..., content: _Optional[str] = ..., contentType: _Optional[int] = ..., type: _Optional[str] = ..., messageType: _Optional[int] = ..., url: _Optional[str] = ..., fileSuffix: _Optional[str] = ..., file: _Optional[bytes] = ..., clientId: _Optional[str] = ..., id: _Optional[int] = ..., createAt: _Optional[int] = ..., code: _Optional[int] = ..., friendEvent: _Optional[str] = ..., peer: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., lastSeen: _Optional[int] = ..., unread: _Optional[int] = ..., muted: _Optional[bool] = ..., **kwargs) -> None: ...

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from chat_trio.api import (
     blocks,
+    conversations,
     files,
     friends,
     groups,
@@ -62,7 +63,8 @@ def _refusal(status: int, reason: str, *, legacy: bool = False) -> Response:
 BLUEPRINTS = tuple(
     m.blueprint
     for m in (
-        users, friends, blocks, search, groups, messages, files, presence, web, ops, openapi
+        users, friends, blocks, search, groups, messages, conversations, files, presence,
+        web, ops, openapi,
     )
 )
 

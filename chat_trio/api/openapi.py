@@ -473,6 +473,137 @@ PATHS: dict[str, dict[str, Schema]] = {
 }
 
 
+# -- read state (api/conversations.py) ---------------------------------------------
+
+SCHEMAS["Conversation"] = {
+    "type": "object",
+    "required": [
+        "kind", "messageType", "uuid", "user", "group", "lastMessage", "lastActivity",
+        "readId", "unread", "muted", "peerReadId",
+    ],
+    "properties": {
+        "kind": {"enum": ["user", "group"]},
+        "messageType": {"enum": [1, 2]},
+        "uuid": {"type": "string"},
+        "user": {"oneOf": [_ref("User"), {"type": "null"}]},
+        "group": {"oneOf": [_ref("Group"), {"type": "null"}]},
+        "lastMessage": {"oneOf": [_ref("HistoryItem"), {"type": "null"}]},
+        "lastActivity": {"type": "string"},
+        "readId": {"type": "integer", "minimum": 0},
+        "unread": {"type": "integer", "minimum": 0},
+        "muted": {"type": "boolean"},
+        "peerReadId": {
+            "type": ["integer", "null"],
+            "description": "1:1: the peer's read position; null in a group or when "
+            "read receipts are off on either side",
+        },
+    },
+}
+SCHEMAS["ConversationPage"] = {
+    "type": "object",
+    "required": ["items", "next"],
+    "properties": {
+        "items": _array("Conversation"),
+        "next": {
+            "type": ["string", "null"],
+            "description": "pass as `before` for the next page; null on the last page",
+        },
+    },
+}
+SCHEMAS["ReadPosition"] = {
+    "type": "object",
+    "required": ["readId", "unread", "moved"],
+    "properties": {
+        "readId": {"type": "integer"},
+        "unread": {"type": "integer"},
+        "moved": {"type": "boolean"},
+    },
+}
+SCHEMAS["Mute"] = {
+    "type": "object",
+    "required": ["muted", "changed"],
+    "properties": {"muted": {"type": "boolean"}, "changed": {"type": "boolean"}},
+}
+SCHEMAS["Seen"] = {
+    "type": "object",
+    "required": ["id", "count", "users"],
+    "properties": {
+        "id": {"type": "integer"},
+        "count": {"type": "integer"},
+        "users": _array("User"),
+    },
+}
+SCHEMAS["ReadPositions"] = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user", "readId"],
+                "properties": {"user": _ref("User"), "readId": {"type": "integer"}},
+            },
+        }
+    },
+}
+SCHEMAS["Settings"] = {
+    "type": "object",
+    "required": ["readReceipts"],
+    "properties": {"readReceipts": {"type": "boolean"}},
+}
+_READ = _op(
+    "Move the caller's read position in a conversation up to message `id` (never down); "
+    "pushed to the caller's sessions (and, in 1:1, the peer's, receipts allowing)",
+    _ref("ReadPosition"), refusals=("400", "401", "403", "404"),
+    parameters=[_path("kind"), _path("uuid")],
+    body=_json_body({"id": {"type": "integer"}}, ["id"]),
+)
+PATHS.update({
+    "/conversations": {
+        "get": _op(
+            "The caller's 1:1 and group conversations, newest activity first, with the "
+            "last message, unread count, read positions and mute",
+            _ref("ConversationPage"), refusals=("400", "401"),
+            parameters=[_query("limit", kind="integer"), _query("before")],
+        )
+    },
+    "/conversations/{kind}/{uuid}/read": {"put": _READ, "post": _READ},
+    "/conversations/{kind}/{uuid}/reads": {
+        "get": _op(
+            "The others' read positions in a conversation of the caller (the 1:1 peer or "
+            "the group's members who share read receipts and have one)",
+            _ref("ReadPositions"), refusals=("401", "403", "404"),
+            parameters=[_path("kind"), _path("uuid")],
+        )
+    },
+    "/conversations/{kind}/{uuid}/mute": {
+        "put": _op(
+            "Mute or unmute a conversation for the caller; pushed to the caller's sessions",
+            _ref("Mute"), refusals=("400", "401", "403", "404"),
+            parameters=[_path("kind"), _path("uuid")],
+            body=_json_body({"muted": {"type": "boolean"}}, ["muted"]),
+        )
+    },
+    "/message/{id}/seen": {
+        "get": _op(
+            "Who, other than its sender, has read a message (participants with read "
+            "receipts on only)", _ref("Seen"), refusals=("401", "403", "404"),
+            parameters=[_path("id")],
+        )
+    },
+    "/settings": {
+        "get": _op("The caller's settings", _ref("Settings")),
+        "put": _op(
+            "Change the caller's settings (readReceipts: false hides the caller's read "
+            "positions from others and theirs from the caller)", _ref("Settings"),
+            refusals=("400", "401"),
+            body=_json_body({"readReceipts": {"type": "boolean"}}, ["readReceipts"]),
+        ),
+    },
+})
+
+
 def _browser_refusals(paths: dict[str, dict[str, Schema]]) -> None:
     """What api/security.py and json_body refuse on every route they guard.
 

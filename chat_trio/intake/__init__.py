@@ -16,7 +16,10 @@
    - ``sync``: one page of catch-up (:mod:`~chat_trio.intake.catchup`);
    - ``typing``: authorized like a chat message, rate-limited, relayed, never
      stored (:mod:`~chat_trio.intake.typing`);
-   - ``ack``, ``error`` and ``friend``: refused, the server sends those;
+   - ``read``: the sender's read position in a conversation
+     (:class:`~chat_trio.readstate.ReadState`: checked, stored, pushed);
+   - ``ack``, ``error``, ``friend`` and ``mute``: refused, the server sends those (a
+     mute is set over HTTP);
    - everything else (calls, signaling, video and screen frames): capped by
      kind, addressed to one user (or readdressed to the peer of the sending
      device's call), and handed to the hub's call table, never stored
@@ -58,6 +61,7 @@ from chat_trio.model import (
     NewMessage,
     User,
 )
+from chat_trio.readstate import ReadState
 from chat_trio.session import Session
 from chat_trio.storage import Store
 
@@ -100,6 +104,7 @@ class Intake:
         bus: Bus | None = None,
         is_online: Callable[[str], bool] = lambda _uuid: True,
         call_peer: Callable[[Session, str, int], str | None] = lambda _s, _to, _ct: None,
+        reads: ReadState | None = None,
     ) -> None:
         self._flood = FloodGuard(limits)
         self._directory = directory
@@ -116,6 +121,7 @@ class Intake:
         #: call table: the peer of the call the session rings for or is in).
         self._call_peer = call_peer
         self._metrics = metrics or Metrics()
+        self._reads = reads or ReadState(store, directory, hub_inbox, bus or MemoryBus())
 
     async def handle(self, session: Session, message: codec.Message) -> None:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
@@ -151,7 +157,12 @@ class Intake:
         if message.type == TYPING:
             await self._typing.handle(session, sender, message)
             return "typing"
-        if message.type in (FrameType.ACK, FrameType.ERROR, FrameType.FRIEND):
+        if message.type == FrameType.READ:
+            await self._reads.mark_read(
+                sender, message.messageType, message.to, message.id, origin=session
+            )
+            return "read"
+        if message.type in (FrameType.ACK, FrameType.ERROR, FrameType.FRIEND, FrameType.MUTE):
             raise ProtocolError(400, f"type {message.type!r} is sent by the server only")
         relay.check_size(message, size, self._limits)
         peer = self._call_peer(session, message.to, message.contentType)

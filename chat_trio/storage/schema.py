@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -69,6 +69,8 @@ class Schema:
     friend_requests: Table
     user_blocks: Table
     last_seen: Table
+    conversation_states: Table
+    user_settings: Table
 
 
 def build_schema(prefix: str = "") -> Schema:
@@ -139,6 +141,11 @@ def build_schema(prefix: str = "") -> Schema:
         UniqueConstraint("from_user_id", "client_id", name=f"{prefix}uq_messages_client"),
         Index(f"{prefix}ix_messages_conversation", "from_user_id", "to_user_id", "id"),
         Index(f"{prefix}ix_messages_to", "message_type", "to_user_id", "id"),
+        # Unread counts and conversation lists, read from the index alone: a 1:1
+        # conversation's messages from one side after an id, and who wrote to a user.
+        Index(
+            f"{prefix}ix_messages_inbox", "message_type", "to_user_id", "from_user_id", "id"
+        ),
         **MYSQL_TABLE_ARGS,
     )
     sessions = Table(
@@ -213,6 +220,37 @@ def build_schema(prefix: str = "") -> Schema:
         Column("seen_at", BigInteger, nullable=False),
         **MYSQL_TABLE_ARGS,
     )
+    conversation_states = Table(
+        f"{prefix}conversation_states",
+        md,
+        # One user's state of one conversation: a 1:1 peer (message_type 1, peer_id
+        # a user id) or a group (message_type 2, peer_id a group id), as messages
+        # name them. read_id is the newest message id the user has read there (it
+        # only grows); muted is 1 when the user muted the conversation.
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("user_id", _ID, ForeignKey(users.c.id), nullable=False),
+        Column("message_type", SmallInteger, nullable=False),
+        Column("peer_id", _ID, nullable=False),
+        Column("read_id", BigInteger, nullable=False, server_default="0"),
+        Column("muted", SmallInteger, nullable=False, server_default="0"),
+        Column("updated_at", BigInteger, nullable=False),
+        UniqueConstraint(
+            "user_id", "message_type", "peer_id", name=f"{prefix}uq_conversation_states"
+        ),
+        # who in a conversation has read past a message ("seen by")
+        Index(f"{prefix}ix_conversation_states_peer", "message_type", "peer_id", "read_id"),
+        **MYSQL_TABLE_ARGS,
+    )
+    user_settings = Table(
+        f"{prefix}user_settings",
+        md,
+        # Per-user settings; a user without a row has the defaults.
+        Column("user_id", _ID, ForeignKey(users.c.id), primary_key=True, autoincrement=False),
+        # 0: this user's read positions are shown to nobody, and they see nobody's.
+        Column("read_receipts", SmallInteger, nullable=False, server_default="1"),
+        Column("updated_at", BigInteger, nullable=False),
+        **MYSQL_TABLE_ARGS,
+    )
     return Schema(
         metadata=md,
         users=users,
@@ -226,6 +264,8 @@ def build_schema(prefix: str = "") -> Schema:
         friend_requests=friend_requests,
         user_blocks=user_blocks,
         last_seen=last_seen,
+        conversation_states=conversation_states,
+        user_settings=user_settings,
     )
 
 
@@ -247,6 +287,8 @@ def _add_friend_requests_and_blocks(conn: Connection, schema: Schema) -> None:
     ``user_blocks``). Existing friendships stay as they are."""
     schema.friend_requests.create(conn, checkfirst=True)
     schema.user_blocks.create(conn, checkfirst=True)
+
+
 def _add_last_seen_for_presence(conn: Connection, schema: Schema) -> None:
     """Version 4: the ``last_seen`` table (when each user was last online).
 
@@ -255,10 +297,25 @@ def _add_last_seen_for_presence(conn: Connection, schema: Schema) -> None:
     schema.last_seen.create(conn, checkfirst=True)
 
 
+def _add_read_state(conn: Connection, schema: Schema) -> None:
+    """Version 5: read positions and mutes per conversation (``conversation_states``),
+    per-user settings (``user_settings``), and the messages index that unread counts
+    are read from (``ix_messages_inbox``).
+
+    Nobody has a read position yet, so every stored message counts as unread
+    until its reader's client marks the conversation read.
+    """
+    schema.conversation_states.create(conn, checkfirst=True)
+    schema.user_settings.create(conn, checkfirst=True)
+    inbox = next(i for i in schema.messages.indexes if str(i.name).endswith("ix_messages_inbox"))
+    inbox.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_files,
     3: _add_friend_requests_and_blocks,
     4: _add_last_seen_for_presence,
+    5: _add_read_state,
 }

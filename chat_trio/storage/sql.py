@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
 import trio
 from sqlalchemy import (
@@ -34,7 +34,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chat_trio.errors import Conflict, StorageError
-from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
+from chat_trio.model import (
+    ConversationSummary,
+    Group,
+    MessageType,
+    NewMessage,
+    ReadMove,
+    StoredMessage,
+    User,
+)
+from chat_trio.storage import reads
 from chat_trio.storage import schema as schema_mod
 from chat_trio.storage import search, social
 from chat_trio.storage.schema import Schema
@@ -388,17 +397,23 @@ class SqlStore:
         return await self._run(run)
 
     async def join_group(self, group: Group, user: User) -> None:
-        """Raises: Conflict if the user is already a member."""
+        """Raises: Conflict if the user is already a member.
+
+        The new member's read position starts at the group's newest message, in the
+        same transaction: what was said before they joined is history, not unread.
+        """
         gm = self.schema.group_members
 
         def run() -> None:
             with self.engine.begin() as conn:
+                t = now_ms()
                 conn.execute(
                     insert(gm).values(
                         group_id=group.id, user_id=user.id, nickname=user.nickname,
-                        created_at=now_ms(),
+                        created_at=t,
                     )
                 )
+                reads.start_at_newest(conn, self.schema, user.id, group.id, t)
 
         await self._run(run)
 
@@ -576,6 +591,25 @@ class SqlStore:
     async def _history(
         self, where: ColumnElement[bool], limit: int, before: int | None, after: int | None
     ) -> list[StoredMessage]:
+        query = self._history_query(where, before, after).limit(limit)
+
+        def run() -> list[StoredMessage]:
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query).all())
+            if after is None:
+                rows.reverse()
+            return self._stored_rows(rows)
+
+        return await self._run(run)
+
+    def _history_sync(self, conn: Connection, where: ColumnElement[bool]) -> list[StoredMessage]:
+        """Every message matching ``where``, on an open connection (no limit: the
+        caller names a few ids)."""
+        return self._stored_rows(list(conn.execute(self._history_query(where, None, 0)).all()))
+
+    def _history_query(
+        self, where: ColumnElement[bool], before: int | None, after: int | None
+    ) -> Select[Any]:
         t, g = self.schema.messages, self.schema.groups
         sender, target = self.schema.users.alias("sender"), self.schema.users.alias("target")
         query = (
@@ -596,40 +630,33 @@ class SqlStore:
                 g, and_(t.c.message_type == int(MessageType.GROUP), g.c.id == t.c.to_user_id)
             )
             .where(where)
-            .limit(limit)
         )
         if before is not None:
             query = query.where(t.c.id < before)
         if after is not None:
             # The first `limit` after an id: ascending, so nothing is skipped.
-            query = query.where(t.c.id > after).order_by(t.c.id.asc())
-        else:
-            query = query.order_by(t.c.id.desc())
+            return query.where(t.c.id > after).order_by(t.c.id.asc())
+        return query.order_by(t.c.id.desc())
 
-        def run() -> list[StoredMessage]:
-            with self.engine.connect() as conn:
-                rows = list(conn.execute(query).all())
-            if after is None:
-                rows.reverse()
-            return [
-                StoredMessage(
-                    id=m["id"],
-                    from_uuid=m["from_uuid"],
-                    from_username=m["from_username"],
-                    avatar=m["from_avatar"],
-                    to_uuid=m["to_uuid"] or "",
-                    to_username=m["to_name"] or "",
-                    message_type=m["message_type"],
-                    content_type=m["content_type"],
-                    content=m["content"],
-                    url=m["url"],
-                    client_id=m["client_id"] or "",
-                    created_at_ms=m["created_at"],
-                )
-                for m in (r._mapping for r in rows)
-            ]
-
-        return await self._run(run)
+    @staticmethod
+    def _stored_rows(rows: Iterable[Row[Any]]) -> list[StoredMessage]:
+        return [
+            StoredMessage(
+                id=m["id"],
+                from_uuid=m["from_uuid"],
+                from_username=m["from_username"],
+                avatar=m["from_avatar"],
+                to_uuid=m["to_uuid"] or "",
+                to_username=m["to_name"] or "",
+                message_type=m["message_type"],
+                content_type=m["content_type"],
+                content=m["content"],
+                url=m["url"],
+                client_id=m["client_id"] or "",
+                created_at_ms=m["created_at"],
+            )
+            for m in (r._mapping for r in rows)
+        ]
 
     # -- stored files -------------------------------------------------------------
 
@@ -768,3 +795,147 @@ class SqlStore:
                 )
 
         await self._run(run)
+
+    # -- read state (queries in storage/reads.py) ---------------------------------
+
+    async def mark_read(
+        self, user: User, message_type: int, peer_id: int, message_id: int
+    ) -> ReadMove | None:
+        """Move ``user``'s read position in a conversation (1:1 with user ``peer_id``,
+        or group ``peer_id``) up to the newest message at or below ``message_id``,
+        never down. None when the conversation has no message at or below it."""
+        key = (message_type, peer_id)
+
+        def run() -> ReadMove | None:
+            with self.engine.begin() as conn:
+                return reads.mark_read(conn, self.schema, user.id, key, message_id, now_ms())
+
+        return await self._twice(run)
+
+    async def set_muted(self, user: User, message_type: int, peer_id: int, muted: bool) -> bool:
+        """Mute or unmute a conversation for ``user``; True when that changed anything."""
+        key = (message_type, peer_id)
+
+        def run() -> bool:
+            with self.engine.begin() as conn:
+                return reads.set_muted(conn, self.schema, user.id, key, muted, now_ms())
+
+        return await self._twice(run)
+
+    async def read_receipts(self, user_id: int) -> bool:
+        """Whether the user shares read receipts (and so sees others')."""
+
+        def run() -> bool:
+            with self.engine.connect() as conn:
+                return reads.receipts(conn, self.schema, (user_id,))[user_id]
+
+        return await self._run(run)
+
+    async def set_read_receipts(self, user_id: int, on: bool) -> None:
+        def run() -> None:
+            with self.engine.begin() as conn:
+                reads.set_receipts(conn, self.schema, user_id, on, now_ms())
+
+        await self._twice(run)
+
+    async def _twice(self, fn: Callable[[], T]) -> T:
+        """Run a read-modify-write step; once more if another node inserted the same
+        new row meanwhile (the second run finds it and updates it)."""
+        try:
+            return await self._run(fn)
+        except Conflict:
+            return await self._run(fn)
+
+    async def conversations(
+        self, user: User, *, limit: int, before: tuple[int, int, str] | None = None
+    ) -> list[ConversationSummary]:
+        """A page of ``user``'s conversations, newest activity first.
+
+        The order is by ``(activity_ms, message_type, uuid)``, descending; ``before``
+        is that triple of the last item of the previous page (the next page starts
+        below it). Only the page's conversations get their unread counts, last
+        messages and peers' positions computed.
+        """
+
+        def run() -> list[ConversationSummary]:
+            with self.engine.connect() as conn:
+                receipts_on = reads.receipts(conn, self.schema, (user.id,))[user.id]
+                found = reads.listed(conn, self.schema, user.id)
+                return self._conversation_page(conn, user, found, limit, before, receipts_on)
+
+        return await self._run(run)
+
+    def _conversation_page(
+        self, conn: Connection, user: User, found: list[reads.ListedConversation],
+        limit: int, before: tuple[int, int, str] | None, receipts_on: bool,
+    ) -> list[ConversationSummary]:
+        u, g = self.schema.users, self.schema.groups
+        user_ids = [c.key[1] for c in found if c.key[0] == MessageType.USER]
+        group_ids = [c.key[1] for c in found if c.key[0] == MessageType.GROUP]
+        users = {
+            r.id: self._user(r)
+            for r in conn.execute(select(*self._user_columns()).where(u.c.id.in_(user_ids)))
+        }
+        groups = {
+            r.id: self._group(r) for r in conn.execute(select(g).where(g.c.id.in_(group_ids)))
+        }
+
+        def uuid_of(c: reads.ListedConversation) -> str:
+            held = users.get(c.key[1]) if c.key[0] == MessageType.USER else groups.get(c.key[1])
+            return held.uuid if held is not None else ""
+
+        ordered = sorted(
+            ((c.activity_ms, c.key[0], uuid_of(c)), c) for c in found if uuid_of(c)
+        )
+        ordered.reverse()
+        if before is not None:
+            ordered = [item for item in ordered if item[0] < before]
+        page = [c for _, c in ordered[:limit]]
+        lasts = {
+            m.id: m
+            for m in self._history_sync(
+                conn, self.schema.messages.c.id.in_([c.last_id for c in page if c.last_id])
+            )
+        }
+        peers = [c.key[1] for c in page if c.key[0] == MessageType.USER]
+        positions = reads.peer_positions(conn, self.schema, user.id, peers) if receipts_on else {}
+        return [
+            ConversationSummary(
+                message_type=c.key[0],
+                user=users.get(c.key[1]) if c.key[0] == MessageType.USER else None,
+                group=groups.get(c.key[1]) if c.key[0] == MessageType.GROUP else None,
+                last_message=lasts.get(c.last_id),
+                activity_ms=c.activity_ms,
+                read_id=c.state.read_id,
+                unread=reads.unread_after(conn, self.schema, user.id, c.key, c.state.read_id),
+                muted=c.state.muted,
+                peer_read_id=positions.get(c.key[1]) if c.key[0] == MessageType.USER else None,
+            )
+            for c in page
+        ]
+
+    async def message_by_id(self, message_id: int) -> StoredMessage | None:
+        found = await self._history(self.schema.messages.c.id == message_id, 1, None, None)
+        return found[0] if found else None
+
+    async def read_positions(
+        self, message_type: int, peer_id: int, candidates: Sequence[int], *, at_least: int = 1
+    ) -> list[tuple[User, int]]:
+        """Of ``candidates`` (user ids), who shares read receipts and has read at least
+        up to ``at_least`` in the conversation they name ``(message_type, peer_id)``,
+        with their positions, by username."""
+
+        def run() -> list[tuple[User, int]]:
+            u = self.schema.users
+            with self.engine.connect() as conn:
+                found = reads.positions(
+                    conn, self.schema, (message_type, peer_id), candidates, at_least=at_least
+                )
+                rows = conn.execute(
+                    select(*self._user_columns())
+                    .where(u.c.id.in_(list(found)))
+                    .order_by(u.c.username)
+                )
+                return [(self._user(r), found[int(r.id)]) for r in rows]
+
+        return await self._run(run)
