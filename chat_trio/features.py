@@ -1,6 +1,7 @@
-"""Frames a session asks for: ``/socket.io?features=presence,typing``.
+"""Frames a session asks for: ``/socket.io?features=presence,typing,reads``.
 
-Presence and typing frames are new ``type`` values. A client that ignores what
+Presence, typing, read (receipts and one's own read positions) and mute frames are
+new ``type`` values. A client that ignores what
 it does not know would be fine with them, but go-chat's own client files every
 frame of an unknown type as a chat message from its ``from``; so a session gets
 them only when its handshake asked for them. Unknown names are ignored, so a
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 PRESENCE = "presence"
 TYPING = "typing"
+#: ``read`` and ``mute`` frames (chat_trio/readstate.py)
+READS = "reads"
 #: Every feature a handshake may name.
-KNOWN = frozenset({PRESENCE, TYPING})
+KNOWN = frozenset({PRESENCE, TYPING, READS})
 
 
 def parse(text: str | None) -> frozenset[str]:

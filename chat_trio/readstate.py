@@ -16,6 +16,11 @@ the same frames:
   only the session that asked hears the position it already had;
 - a mute or unmute that changed something goes to every session of the user.
 
+Pushed ``read`` and ``mute`` frames reach only sessions whose handshake asked for
+them (``?features=reads``, chat_trio/features.py): go-chat's client would show a
+frame of an unknown type as an empty message. A session that sends a ``read``
+frame itself is answered in any case.
+
 A user with read receipts off shares their position with nobody and sees
 nobody's: no receipt frames either way, no ``peerReadId`` in their list, and
 "seen by" refused to them (403) and never counting them.
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import trio
 
-from chat_trio import codec
+from chat_trio import codec, features
 from chat_trio.bus import Bus
 from chat_trio.directory import Directory
 from chat_trio.errors import ProtocolError
@@ -94,12 +99,12 @@ class ReadState:
             if origin is not None:
                 await self._hub_inbox.send(Reply(origin, own))
             return move
-        events: list[Fanout] = [Fanout(own, (user.uuid,))]
-        self._bus.publish(own, (user.uuid,))
+        events: list[Fanout] = [Fanout(own, (user.uuid,), feature=features.READS)]
+        self._bus.publish_notice(own, (user.uuid,), features.READS)
         if move.receipts and move.peer_receipts:
             receipt = codec.read_frame(user.uuid, uuid, message_type, move.read_id)
-            events.append(Fanout(receipt, (uuid,)))
-            self._bus.publish(receipt, (uuid,))
+            events.append(Fanout(receipt, (uuid,), feature=features.READS))
+            self._bus.publish_notice(receipt, (uuid,), features.READS)
         for event in events:
             await self._hub_inbox.send(event)
         return move
@@ -111,8 +116,8 @@ class ReadState:
         changed = await self._store.set_muted(user, message_type, peer_id, muted)
         if changed:
             frame = codec.mute_frame(user.uuid, uuid, message_type, muted)
-            await self._hub_inbox.send(Fanout(frame, (user.uuid,)))
-            self._bus.publish(frame, (user.uuid,))
+            await self._hub_inbox.send(Fanout(frame, (user.uuid,), feature=features.READS))
+            self._bus.publish_notice(frame, (user.uuid,), features.READS)
         return changed
 
     async def seen_by(self, user: User, message_id: int) -> tuple[StoredMessage, list[User]]:

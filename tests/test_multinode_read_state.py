@@ -41,7 +41,9 @@ async def test_a_read_position_reaches_every_node(cluster: Cluster) -> None:  # 
         assert alice.me is not None
         await alice_on_b.login(alice.me.username, PASSWORD)
         async with (
-            alice.connect() as phone, alice_on_b.connect() as laptop, bob.connect() as cb,
+            alice.connect(features="reads") as phone,
+            alice_on_b.connect(features="reads") as laptop,
+            bob.connect(features="reads") as cb,
         ):
             for watcher in (alice, alice_on_b, bob):
                 await wait_nodes(watcher, me(alice), 2)

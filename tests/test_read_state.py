@@ -71,7 +71,9 @@ async def test_a_read_frame_reaches_the_readers_devices_and_the_peer(
     laptop_api = await make_user_client(server, a.username, PASSWORD)
     try:
         async with (
-            a.api.connect() as phone, laptop_api.connect() as laptop, b.api.connect() as cb,
+            a.api.connect(features="reads") as phone,
+            laptop_api.connect(features="reads") as laptop,
+            b.api.connect(features="reads") as cb,
         ):
             for conn in (phone, laptop, cb):
                 await welcome(conn)
@@ -103,7 +105,7 @@ async def test_a_read_frame_reaches_the_readers_devices_and_the_peer(
 
 async def test_http_read_moves_to_the_newest_at_or_below_and_pushes(make_user: MakeUser) -> None:
     a, b = await make_user(), await make_user()
-    async with a.api.connect() as ca, b.api.connect() as cb:
+    async with a.api.connect(features="reads") as ca, b.api.connect(features="reads") as cb:
         await welcome(ca)
         await welcome(cb)
         ids = [await send_acked(cb, a.uuid, f"m{i}") for i in range(3)]
@@ -129,7 +131,7 @@ async def test_the_sender_of_a_read_frame_is_the_session_user_whatever_it_says(
     make_user: MakeUser,
 ) -> None:
     a, b = await make_user(), await make_user()
-    async with a.api.connect() as ca, b.api.connect() as cb:
+    async with a.api.connect(features="reads") as ca, b.api.connect(features="reads") as cb:
         await welcome(ca)
         await welcome(cb)
         m = await send_acked(cb, a.uuid, "hi")
@@ -146,7 +148,7 @@ async def test_the_sender_of_a_read_frame_is_the_session_user_whatever_it_says(
 async def test_refusals_over_the_socket(make_user: MakeUser) -> None:
     a, b, outsider = await make_user(), await make_user(), await make_user()
     group = await make_group(a, "closed", b)
-    async with a.api.connect() as ca, outsider.api.connect() as co:
+    async with a.api.connect(features="reads") as ca, outsider.api.connect(features="reads") as co:
         await welcome(ca)
         await welcome(co)
         in_group = await send_acked(ca, group, "members only", group=True)
@@ -174,7 +176,7 @@ async def test_refusals_over_the_socket(make_user: MakeUser) -> None:
 async def test_refusals_over_http(make_user: MakeUser) -> None:
     a, b, outsider = await make_user(), await make_user(), await make_user()
     group = await make_group(a, "closed-http", b)
-    async with a.api.connect() as ca:
+    async with a.api.connect(features="reads") as ca:
         await welcome(ca)
         in_group = await send_acked(ca, group, "members only", group=True)
         to_b = await send_acked(ca, b.uuid, "private")
@@ -209,7 +211,11 @@ async def test_refusals_over_http(make_user: MakeUser) -> None:
 async def test_group_seen_by_counts_members_who_read_and_share(make_user: MakeUser) -> None:
     a, b, c, d = [await make_user() for _ in range(4)]
     group = await make_group(a, "seen", b, c, d)
-    async with a.api.connect() as ca, b.api.connect() as cb, c.api.connect() as cc:
+    async with (
+        a.api.connect(features="reads") as ca,
+        b.api.connect(features="reads") as cb,
+        c.api.connect(features="reads") as cc,
+    ):
         for conn in (ca, cb, cc):
             await welcome(conn)
         m = await send_acked(ca, group, "did you see this", group=True)
@@ -249,7 +255,7 @@ async def test_receipts_off_hides_positions_both_ways(make_user: MakeUser) -> No
         "readReceipts": False
     }
     assert await b.api.request("GET", "/settings") == {"readReceipts": False}
-    async with a.api.connect() as ca, b.api.connect() as cb:
+    async with a.api.connect(features="reads") as ca, b.api.connect(features="reads") as cb:
         await welcome(ca)
         await welcome(cb)
         from_a = await send_acked(ca, b.uuid, "to b")
@@ -279,7 +285,7 @@ async def test_mute_is_stored_listed_and_pushed_to_the_other_devices(
     group = await make_group(b, "noisy", a)
     other = await make_user_client(server, a.username, PASSWORD)
     try:
-        async with other.connect() as tablet:
+        async with other.connect(features="reads") as tablet:
             await welcome(tablet)
             answer = await a.api.request(
                 "PUT", f"/conversations/group/{group}/mute", json={"muted": True}
@@ -310,7 +316,7 @@ async def test_the_list_pages_newest_first_with_last_messages(make_user: MakeUse
     me = await make_user()
     peers = [await make_user() for _ in range(3)]
     group = await make_group(peers[0], "listed", me)
-    async with me.api.connect() as conn:
+    async with me.api.connect(features="reads") as conn:
         await welcome(conn)
         for peer in peers:
             await send_acked(conn, peer.uuid, f"hello {peer.username}")
@@ -339,7 +345,7 @@ async def test_read_frames_are_charged_to_the_flood_budget(
     async with ChatClient(server.url) as a_api, ChatClient(server.url) as b_api:
         await a_api.signup("floody", PASSWORD)
         b = await b_api.signup("target", PASSWORD)
-        async with a_api.connect() as conn:
+        async with a_api.connect(features="reads") as conn:
             await welcome(conn)
             for _ in range(3):
                 await read_over_socket(conn, b.uuid, 1)
@@ -348,3 +354,28 @@ async def test_read_frames_are_charged_to_the_flood_budget(
     # three frames within the burst were looked at (no such message: 404), the fourth
     # was refused before any work
     assert codes == [404, 404, 404, 429]
+
+
+async def test_read_and_mute_frames_reach_only_sessions_that_asked_for_them(
+    make_user: MakeUser,
+) -> None:
+    """go-chat's client shows a frame of an unknown type as a message: a session that
+    did not ask for ``reads`` gets no receipt, no own position and no mute."""
+    a, b = await make_user(), await make_user()
+    async with (
+        a.api.connect() as plain_a, a.api.connect(features="reads") as new_a,
+        b.api.connect() as plain_b, b.api.connect(features="reads") as new_b,
+    ):
+        for conn in (plain_a, new_a, plain_b, new_b):
+            await welcome(conn)
+        sent = await send_acked(plain_b, a.uuid, "hello")
+        for conn in (plain_a, new_a):
+            assert (await conn.receive_chat()).id == sent
+        assert (await new_b.receive_chat()).id == sent  # the sender's other device
+        await a.api.request("PUT", f"/conversations/user/{b.uuid}/read", json={"id": sent})
+        await a.api.request("PUT", f"/conversations/user/{b.uuid}/mute", json={"muted": True})
+        assert (await next_of_type(new_a, FrameType.READ)).id == sent
+        assert (await next_of_type(new_a, FrameType.MUTE)).muted is True
+        assert (await next_of_type(new_b, FrameType.READ)).id == sent  # the receipt
+        await assert_nothing_more(plain_a)
+        await assert_nothing_more(plain_b)

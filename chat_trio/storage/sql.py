@@ -43,9 +43,8 @@ from chat_trio.model import (
     StoredMessage,
     User,
 )
-from chat_trio.storage import reads
+from chat_trio.storage import reads, search, social
 from chat_trio.storage import schema as schema_mod
-from chat_trio.storage import search, social
 from chat_trio.storage.schema import Schema
 
 log = logging.getLogger(__name__)
