@@ -39,5 +39,5 @@ def test_fields_one_to_eleven_keep_go_chats_numbers() -> None:
     assert numbers == {
         "avatar": 1, "fromUsername": 2, "from": 3, "to": 4, "content": 5, "contentType": 6,
         "type": 7, "messageType": 8, "url": 9, "fileSuffix": 10, "file": 11,
-        "clientId": 12, "id": 13, "createAt": 14, "code": 15,
+        "clientId": 12, "id": 13, "createAt": 14, "code": 15, "errorKey": 16,
     }

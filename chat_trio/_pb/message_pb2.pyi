@@ -5,7 +5,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("avatar", "fromUsername", "to", "content", "contentType", "type", "messageType", "url", "fileSuffix", "file", "clientId", "id", "createAt", "code")
+    __slots__ = ("avatar", "fromUsername", "to", "content", "contentType", "type", "messageType", "url", "fileSuffix", "file", "clientId", "id", "createAt", "code", "errorKey")
     AVATAR_FIELD_NUMBER: _ClassVar[int]
     FROMUSERNAME_FIELD_NUMBER: _ClassVar[int]
     FROM_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class Message(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATEAT_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
+    ERRORKEY_FIELD_NUMBER: _ClassVar[int]
     avatar: str
     fromUsername: str
     to: str
@@ -35,4 +36,5 @@ class Message(_message.Message):
     id: int
     createAt: int
     code: int
-    def __init__(self, avatar: _Optional[str] = ..., fromUsername: _Optional[str] = ..., to: _Optional[str] = ..., content: _Optional[str] = ..., contentType: _Optional[int] = ..., type: _Optional[str] = ..., messageType: _Optional[int] = ..., url: _Optional[str] = ..., fileSuffix: _Optional[str] = ..., file: _Optional[bytes] = ..., clientId: _Optional[str] = ..., id: _Optional[int] = ..., createAt: _Optional[int] = ..., code: _Optional[int] = ..., **kwargs) -> None: ...
+    errorKey: str
+    def __init__(self, avatar: _Optional[str] = ..., fromUsername: _Optional[str] = ..., to: _Optional[str] = ..., content: _Optional[str] = ..., contentType: _Optional[int] = ..., type: _Optional[str] = ..., messageType: _Optional[int] = ..., url: _Optional[str] = ..., fileSuffix: _Optional[str] = ..., file: _Optional[bytes] = ..., clientId: _Optional[str] = ..., id: _Optional[int] = ..., createAt: _Optional[int] = ..., code: _Optional[int] = ..., errorKey: _Optional[str] = ..., **kwargs) -> None: ...

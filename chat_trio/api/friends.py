@@ -19,11 +19,11 @@ async def add_friend() -> Response:
     s = services()
     friend = await s.store.user_by_username(friend_name)
     if friend is None:
-        raise ProtocolError(404, "no such user")
+        raise ProtocolError(404, "no such user", key="no_such_user")
     if friend.id == user.id:
-        raise ProtocolError(400, "you cannot add yourself as a friend")
+        raise ProtocolError(400, "you cannot add yourself as a friend", key="friend_self")
     try:
         await s.store.add_friend(user.id, friend.id)
     except Conflict:
-        raise ProtocolError(409, "you are already friends") from None
+        raise ProtocolError(409, "you are already friends", key="already_friends") from None
     return ok(None)
