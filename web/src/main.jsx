@@ -13,7 +13,11 @@ import "./styles.css";
 const THEME = {
   token: {
     colorPrimary: "#0958d9",
+    // Hovered and pressed are darker, not lighter: white text stays readable.
+    colorPrimaryHover: "#003eb3",
+    colorPrimaryActive: "#002c8c",
     colorLink: "#0958d9",
+    colorLinkHover: "#003eb3",
     colorTextSecondary: "rgba(0, 0, 0, 0.65)",
     colorTextDescription: "rgba(0, 0, 0, 0.65)",
     colorTextTertiary: "rgba(0, 0, 0, 0.62)",

@@ -79,7 +79,7 @@ export default function CallPanel({ state, calls }) {
         data-kind={kind}
         title={
           <Space>
-            <Tag color={video ? "blue" : "green"}>{video ? t("call.video") : t("call.audio")}</Tag>
+            <Tag color={video ? "blue" : "purple"}>{video ? t("call.video") : t("call.audio")}</Tag>
             <span id="call-title" aria-live="polite">
               <Trans
                 i18nKey={titleKey}

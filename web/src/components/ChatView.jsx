@@ -144,13 +144,12 @@ export default function ChatView({
 
   const emojiGrid = (
     <div className="emoji-grid" data-testid="emoji-grid" role="group" aria-label={t("chat.emoji")} onKeyDown={onEmojiKey}>
-      {EMOJIS.map((e, i) => (
+      {EMOJIS.map((e) => (
         <button
           key={e}
           type="button"
           className="emoji"
           data-testid="emoji-item"
-          autoFocus={i === 0}
           onClick={() => {
             setText((v) => v + e);
             closeEmoji(true);
@@ -203,7 +202,17 @@ export default function ChatView({
       </div>
       <div className="composer">
         <Space className="tools" wrap>
-          <Popover content={emojiGrid} trigger="click" open={emojiOpen} onOpenChange={setEmojiOpen}>
+          <Popover
+            content={emojiGrid}
+            trigger="click"
+            open={emojiOpen}
+            onOpenChange={setEmojiOpen}
+            afterOpenChange={(opened) => {
+              // Opened from the keyboard or not, the first emoji takes the focus.
+              const first = opened && document.querySelector('[data-testid="emoji-grid"] button');
+              if (first) first.focus();
+            }}
+          >
             <Button
               ref={emojiButton}
               icon={<SmileOutlined />}

@@ -13,6 +13,7 @@ import LanguagePicker from "./LanguagePicker";
 export default function ProfileModal({ open, me, setMe, onClose }) {
   const [form] = Form.useForm();
   const fileInput = useRef(null);
+  const firstField = useRef(null);
   const { t } = useTranslation();
 
   useEffect(() => {
@@ -72,6 +73,8 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
       onOk={save}
       onCancel={onClose}
       okText={t("profile.save")}
+      // A dialog takes the focus (its first field), and Escape closes it.
+      afterOpenChange={(opened) => opened && firstField.current && firstField.current.focus()}
       cancelText={t("common.cancel")}
       okButtonProps={{ "data-testid": "profile-submit" }}
     >
@@ -96,7 +99,7 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
           <Input id="profile-username" value={me.username} readOnly />
         </Form.Item>
         <Form.Item label={t("fields.nickname")} name="nickname">
-          <Input data-testid="profile-nickname" />
+          <Input data-testid="profile-nickname" ref={firstField} />
         </Form.Item>
         <Form.Item label={t("fields.email")} name="email" rules={[{ type: "email", message: t("fields.badEmail") }]}>
           <Input data-testid="profile-email" />

@@ -1,6 +1,6 @@
 // Left column: the user, connection state, search / add friend / join and
 // create group, and the conversation list with unread counts.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   Avatar,
   Badge,
@@ -47,6 +47,7 @@ export default function Sidebar({
   const [groupOpen, setGroupOpen] = useState(false);
   const [profileOpen, setProfileOpen] = useState(false);
   const [groupForm] = Form.useForm();
+  const groupName = useRef(null);
   const { t } = useTranslation();
   const connLabel = {
     connecting: t("conn.connecting"),
@@ -167,7 +168,7 @@ export default function Sidebar({
                 {found.user.username === me.username ? (
                   <Tag>{t("search.you")}</Tag>
                 ) : isFriend(found.user.username) ? (
-                  <Tag color="green">{t("search.friend")}</Tag>
+                  <Tag>{t("search.friend")}</Tag>
                 ) : (
                   <Button size="small" type="primary" onClick={() => addFriend(found.user.username)} data-testid="add-friend">
                     {t("search.addFriend")}
@@ -180,7 +181,7 @@ export default function Sidebar({
                 <Avatar size="small" icon={<TeamOutlined />} />
                 <span data-testid="search-result-group">{found.group.name}</span>
                 {isMember(found.group.uuid) ? (
-                  <Tag color="green">{t("search.member")}</Tag>
+                  <Tag>{t("search.member")}</Tag>
                 ) : (
                   <Button size="small" type="primary" onClick={() => joinGroup(found.group)} data-testid="join-group">
                     {t("search.joinGroup")}
@@ -238,12 +239,13 @@ export default function Sidebar({
         onOk={createGroup}
         onCancel={() => setGroupOpen(false)}
         okText={t("group.create")}
+        afterOpenChange={(opened) => opened && groupName.current && groupName.current.focus()}
         cancelText={t("common.cancel")}
         okButtonProps={{ "data-testid": "create-group-submit" }}
       >
         <Form form={groupForm} layout="vertical">
           <Form.Item label={t("group.name")} name="name" rules={[{ required: true, message: t("fields.required") }]}>
-            <Input data-testid="group-name" />
+            <Input data-testid="group-name" ref={groupName} />
           </Form.Item>
           <Form.Item label={t("group.notice")} name="notice">
             <Input data-testid="group-notice" />

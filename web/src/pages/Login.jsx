@@ -49,7 +49,7 @@ export default function Login() {
         </Button>
       </Form>
       <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-        <Trans i18nKey="login.noAccount" components={{ link: <Link to="/register" data-testid="goto-register" /> }} />
+        <Trans i18nKey="login.noAccount" components={{ go: <Link to="/register" data-testid="goto-register" /> }} />
       </Typography.Paragraph>
     </AuthLayout>
   );

@@ -43,7 +43,7 @@ export default function Register() {
         </Button>
       </Form>
       <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-        <Trans i18nKey="register.haveAccount" components={{ link: <Link to="/login" data-testid="goto-login" /> }} />
+        <Trans i18nKey="register.haveAccount" components={{ go: <Link to="/login" data-testid="goto-login" /> }} />
       </Typography.Paragraph>
     </AuthLayout>
   );

@@ -1,0 +1,51 @@
+"""axe-core in the page: the accessibility scan of the browser tests.
+
+The script is axe-core's own axe.min.js, as the PyPI package axe-playwright-python
+ships it (no npm needed in CI). A scan runs axe's WCAG 2.0/2.1 A and AA rules and
+best practices over the whole document and keeps the violations whose impact is
+"serious" or "critical": those fail the test, each named by rule and element.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import axe_playwright_python
+from playwright.sync_api import Page
+
+AXE_JS = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+FAILING = ("serious", "critical")
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def serious_violations(page: Page) -> list[str]:
+    """One line per serious or critical violation in the page, once its transitions
+    (a dialog fading in, a notice sliding down) have ended: colours halfway through
+    a fade are not what a reader sees."""
+    page.wait_for_function(
+        """() => document.getAnimations().every(
+            a => a.playState !== "running" || a.effect.getTiming().iterations === Infinity)"""
+    )
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol: a <script> tag would be (rightly)
+        # refused by the server's Content-Security-Policy.
+        page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
+    result: dict[str, Any] = page.evaluate(
+        """tags => axe.run(document, {
+            runOnly: {type: "tag", values: tags},
+            resultTypes: ["violations"],
+        })""",
+        TAGS,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+        for v in result["violations"]
+        if v["impact"] in FAILING
+    ]
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    found = serious_violations(page)
+    assert found == [], f"axe on {where}:\n  " + "\n  ".join(found)
