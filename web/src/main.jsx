@@ -37,7 +37,8 @@ function App() {
     return () => i18n.off("languageChanged", on);
   }, []);
   return (
-    <ConfigProvider theme={THEME} locale={antdLocale(lng)}>
+    // autoInsertSpace off: Ant Design would write 登录 as "登 录" in buttons.
+    <ConfigProvider theme={THEME} locale={antdLocale(lng)} button={{ autoInsertSpace: false }}>
       <BrowserRouter>
         <Routes>
           <Route path="/" element={<Navigate to="/login" replace />} />
