@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from .axe import assert_accessible
 from .conftest import PASSWORD, WAIT_MS, ChatServer, User, register_and_login, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +120,7 @@ def test_main_flows_in_each_language(
         mine = page.locator('[data-testid="msg"][data-mine="1"]').last
         expect(mine).to_have_attribute("data-status", "sent")
         expect(mine.get_by_test_id("msg-time")).to_have_text(label(lang, "time.justNow"))
+        assert_accessible(page, f"a 1:1 chat in {lang}")
 
         # Send a file: the conversation list says so in the language.
         page.get_by_test_id("file-input").set_input_files(
@@ -225,9 +227,9 @@ def test_chat_in_chinese_screenshot(make_user: Callable[..., User], tmp_path: Pa
     wang.expect_online()
     li.open_conv(wang.username)
     wang.open_conv(li.username)
-    li.send_text("你好！今晚七点开会，别忘了 🙂")
+    li.send_text("你好！今晚七点开会，别忘了 🙂")  # noqa: RUF001 (Chinese punctuation)
     expect(wang.page.locator('[data-testid="msg"][data-mine="0"]', has_text="今晚")).to_be_visible()
-    wang.send_text("收到，我会准时到。")
+    wang.send_text("收到，我会准时到。")  # noqa: RUF001 (Chinese punctuation)
     expect(li.page.locator('[data-testid="msg"][data-mine="0"]', has_text="收到")).to_be_visible()
     li.page.get_by_test_id("file-input").set_input_files(
         {"name": "会议议程.txt", "mimeType": "text/plain", "buffer": "议程\n".encode()}
@@ -240,3 +242,25 @@ def test_chat_in_chinese_screenshot(make_user: Callable[..., User], tmp_path: Pa
     )
     li.page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+@pytest.mark.parametrize(
+    ("lang", "five_minutes_ago"), [("zh", "5分钟前"), ("es", "hace 5 minutos")]
+)
+def test_message_times_move_on_in_the_language(
+    make_user: Callable[..., User], lang: str, five_minutes_ago: str
+) -> None:
+    """A message's time reads "just now", then, five minutes on (the page's clock
+    moved by Playwright), Intl's "5 minutes ago" in the reader's language."""
+    bob = make_user("bob")
+    alice = make_user("alice", locale=BROWSER_LOCALE[lang])
+    alice.page.clock.install()
+    alice.page.reload()
+    alice.expect_online()
+    alice.find_and_add_friend(bob.username)
+    alice.open_conv(bob.username)
+    alice.send_text("tick")
+    time = alice.page.get_by_test_id("msg-time").last
+    expect(time).to_have_text(label(lang, "time.justNow"))
+    alice.page.clock.fast_forward("05:00")
+    expect(time).to_have_text(five_minutes_ago)
