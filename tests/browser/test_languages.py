@@ -264,3 +264,27 @@ def test_message_times_move_on_in_the_language(
     expect(time).to_have_text(label(lang, "time.justNow"))
     alice.page.clock.fast_forward("05:00")
     expect(time).to_have_text(five_minutes_ago)
+
+
+def test_a_language_picked_before_logging_in_stays_with_the_browser(
+    browser: Browser, server: ChatServer
+) -> None:
+    """Picked on the login page of an English browser: the page turns Spanish, and so
+    does the app after logging in as a user who stored no choice, and after a reload."""
+    user = register_and_login(browser, server, unique("ana"), locale="en-US")
+    try:
+        page = user.page
+        page.get_by_test_id("menu-open").click()
+        page.get_by_test_id("logout").click()
+        expect(page.get_by_test_id("login-submit")).to_have_text(text("en", "login.submit"))
+        page.get_by_test_id("auth-language").click()
+        page.locator(".ant-select-item-option", has_text="Español").click()
+        expect(page.get_by_test_id("login-submit")).to_have_text(label("es", "login.submit"))
+        page.get_by_test_id("login-username").fill(user.username)
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("conn-status")).to_have_text(label("es", "conn.online"))
+        page.reload()
+        expect(page.get_by_test_id("conn-status")).to_have_text(label("es", "conn.online"))
+    finally:
+        user.page.context.close()

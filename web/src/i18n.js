@@ -35,19 +35,46 @@ export function browserLanguage() {
   return "en";
 }
 
+// A language picked on the login page is this browser's own choice: kept here
+// (not on the server: nobody is logged in) and used for users who chose none.
+const PICKED_KEY = "chatTrio.language";
+
+function pickedLanguage() {
+  try {
+    const code = localStorage.getItem(PICKED_KEY);
+    return CODES.includes(code) ? code : "";
+  } catch {
+    return ""; // storage disabled
+  }
+}
+
+export function pickLanguage(code) {
+  try {
+    localStorage.setItem(PICKED_KEY, code);
+  } catch {
+    // storage disabled: the choice lasts as long as the page
+  }
+  i18n.changeLanguage(code);
+}
+
+// Without a stored choice: this browser's pick, else its language.
+function defaultLanguage() {
+  return pickedLanguage() || browserLanguage();
+}
+
 export function antdLocale(code) {
   return (LANGUAGES.find((l) => l.code === code) || LANGUAGES[0]).antd;
 }
 
-// Shows `code` ("" or an unknown tag: the browser's language).
+// Shows `code`, the user's stored choice ("" or an unknown tag: the default).
 export function applyLanguage(code) {
-  const next = CODES.includes(code) ? code : browserLanguage();
+  const next = CODES.includes(code) ? code : defaultLanguage();
   if (i18n.language !== next) i18n.changeLanguage(next);
 }
 
 i18n.use(initReactI18next).init({
   resources: { en: { translation: en }, zh: { translation: zh }, es: { translation: es } },
-  lng: browserLanguage(),
+  lng: defaultLanguage(),
   fallbackLng: "en",
   supportedLngs: CODES,
   interpolation: { escapeValue: false }, // React escapes

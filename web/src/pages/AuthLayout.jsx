@@ -2,7 +2,7 @@
 // one heading, and a language choice for this browser.
 import { Card } from "antd";
 import { useTranslation } from "react-i18next";
-import i18n from "../i18n";
+import i18n, { pickLanguage } from "../i18n";
 import LanguagePicker from "../components/LanguagePicker";
 
 export default function AuthLayout({ title, children }) {
@@ -15,7 +15,7 @@ export default function AuthLayout({ title, children }) {
         extra={
           <LanguagePicker
             value={i18n.resolvedLanguage}
-            onChange={(code) => i18n.changeLanguage(code)}
+            onChange={pickLanguage}
             size="small"
             testid="auth-language"
           />
