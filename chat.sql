@@ -20,6 +20,7 @@ CREATE TABLE users (
 	email VARCHAR(255) NOT NULL DEFAULT '',
 	avatar VARCHAR(255) NOT NULL DEFAULT '',
 	password_hash VARCHAR(255) NOT NULL,
+	language VARCHAR(16) NOT NULL DEFAULT '',
 	created_at BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL,
 	PRIMARY KEY (id),
@@ -169,4 +170,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (5, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (6, 0);

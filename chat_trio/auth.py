@@ -269,7 +269,7 @@ class Accounts:
             log.warning("registrations from %s refused: over the hourly limit", address)
             raise ProtocolError(
                 429, "too many new accounts from this address; try again later",
-                retry_after=math.ceil(bucket.retry_after(now)),
+                retry_after=math.ceil(bucket.retry_after(now)), key="too_many_registrations",
             )
 
     def _charge_attempt(self, username: str, address: str) -> tuple[TokenBucket, ...]:
@@ -288,7 +288,8 @@ class Accounts:
             wait = max(b.retry_after(now) for b in buckets)
             log.info("login attempt for %r from %s refused: too many failures", username, address)
             raise ProtocolError(
-                429, "too many failed logins; try again later", retry_after=math.ceil(wait)
+                429, "too many failed logins; try again later", retry_after=math.ceil(wait),
+                key="too_many_logins",
             )
         for bucket in buckets:
             bucket.take(now)
@@ -314,7 +315,7 @@ class Accounts:
         stored_hash = found[1] if found is not None else self._dummy_hash
         if not await self.check_password(stored_hash, password) or found is None:
             log.info("failed login for %r from %s", username, address)
-            raise ProtocolError(401, "wrong username or password")
+            raise ProtocolError(401, "wrong username or password", key="wrong_credentials")
         self._refund(buckets)
         user = self._directory.learned(found[0], mark)
         return Login(user, await self.issue_token(user))
@@ -332,7 +333,9 @@ class Accounts:
         right = await self.check_password(stored_hash, password)
         if not right or found is None or found[0].id != user.id:
             log.info("wrong current password for %r from %s", user.username, address)
-            raise ProtocolError(403, "`oldPassword` is not the current password")
+            raise ProtocolError(
+                403, "`oldPassword` is not the current password", key="wrong_old_password"
+            )
         self._refund(buckets)
 
     # -- tokens ----------------------------------------------------------------------

@@ -36,10 +36,12 @@ Message = codec.Message
 class ApiError(ChatTrioError):
     """The server refused an HTTP request."""
 
-    def __init__(self, status: int, msg: str) -> None:
+    def __init__(self, status: int, msg: str, key: str = "") -> None:
         super().__init__(f"{status}: {msg}")
         self.status = status
         self.msg = msg
+        #: The refusal's stable key (the envelope's ``key``; "" from older servers).
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class ChatClient:
         except ValueError:
             raise ApiError(response.status_code, response.text[:200]) from None
         if response.status_code >= 400 or body.get("code") != 0:
-            raise ApiError(response.status_code, str(body.get("msg")))
+            raise ApiError(response.status_code, str(body.get("msg")), str(body.get("key", "")))
         return body.get("data")
 
     async def register(self, username: str, password: str, **extra: str) -> dict[str, Any]:

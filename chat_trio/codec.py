@@ -11,7 +11,7 @@ import json
 from google.protobuf.message import DecodeError
 
 from chat_trio._pb.message_pb2 import Message
-from chat_trio.errors import ProtocolError
+from chat_trio.errors import ProtocolError, key_for_status
 from chat_trio.model import SYSTEM, FrameType, MessageType, StoredMessage, User
 
 __all__ = [
@@ -92,9 +92,18 @@ def stored_frame(stored: StoredMessage) -> bytes:
     return delivery_frame(stored)
 
 
-def error_frame(code: int, reason: str, client_id: str = "") -> bytes:
+def error_frame(code: int, reason: str, client_id: str = "", key: str = "") -> bytes:
+    """A refusal: ``code`` HTTP-like, ``content`` the English reason, ``errorKey`` its
+    stable name (the generic one for ``code`` unless ``key`` names another)."""
     return _from(
-        SYSTEM, Message(type=FrameType.ERROR, code=code, content=reason, clientId=client_id)
+        SYSTEM,
+        Message(
+            type=FrameType.ERROR,
+            code=code,
+            content=reason,
+            clientId=client_id,
+            errorKey=key or key_for_status(code),
+        ),
     ).SerializeToString()
 
 

@@ -181,6 +181,7 @@ class FileStore:
                 f"too many uploads: at most {self.uploads_per_minute} a minute; "
                 f"try again in {wait} s",
                 retry_after=wait,
+                key="too_many_uploads",
             )
 
     @asynccontextmanager
@@ -205,6 +206,7 @@ class FileStore:
                 f"upload quota reached: your files use {used} of your {self.quota_bytes} "
                 f"bytes ({_amount(used)} of {_amount(self.quota_bytes)}), and this upload "
                 f"may need {reserve} more",
+                key="quota_reached",
             )
         incoming = Incoming(self, token)
         try:
@@ -227,9 +229,11 @@ class FileStore:
                 empty, 429 past the owner's uploads per minute.
         """
         if len(data) > self.max_bytes:
-            raise ProtocolError(413, f"file too large: limit is {self.max_bytes} bytes")
+            raise ProtocolError(
+                413, f"file too large: limit is {self.max_bytes} bytes", key="file_too_large"
+            )
         if not data:
-            raise ProtocolError(400, "empty file")
+            raise ProtocolError(400, "empty file", key="empty_file")
         self.admit(owner)
         async with self.receiving(owner, len(data)) as incoming:
             await incoming.write(data)
@@ -279,7 +283,9 @@ class Incoming:
             return
         self.size += len(data)
         if self.size > self.limit:
-            raise ProtocolError(413, f"file too large: limit is {self.limit} bytes")
+            raise ProtocolError(
+                413, f"file too large: limit is {self.limit} bytes", key="file_too_large"
+            )
         if len(self._head) < _HEAD_BYTES:
             self._head += data[: _HEAD_BYTES - len(self._head)]
         if not self._pending and len(data) >= _WRITE_CHUNK:
@@ -312,7 +318,7 @@ class Incoming:
             ProtocolError: 400 when no byte was received.
         """
         if self.size == 0:
-            raise ProtocolError(400, "empty file")
+            raise ProtocolError(400, "empty file", key="empty_file")
         found = self.sniffed(suffix_hint)
         name = f"{self.token}.{found.extension}"
         await self._flush()

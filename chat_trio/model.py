@@ -68,6 +68,8 @@ class User:
     nickname: str
     email: str
     avatar: str
+    #: The client language the user chose (chat_trio.languages); "" follows the browser.
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)

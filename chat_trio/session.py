@@ -226,7 +226,9 @@ class Session:
             except ProtocolError as refused:
                 client_id = message.clientId if message is not None else ""
                 log.debug("%r: refused a frame: %s", self, refused.reason)
-                self.deliver(codec.error_frame(refused.code, refused.reason, client_id))
+                self.deliver(
+                    codec.error_frame(refused.code, refused.reason, client_id, refused.key)
+                )
 
     async def _writer(self, scope: trio.CancelScope) -> None:
         with contextlib.suppress(TransportClosed):

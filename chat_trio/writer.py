@@ -100,7 +100,7 @@ class StoreWriter:
             for request in batch:
                 refusal = codec.error_frame(
                     503, "the message could not be stored; it was not sent",
-                    request.message.client_id,
+                    request.message.client_id, "not_stored",
                 )
                 await self._hub_inbox.send(Reply(request.origin, refusal))
             return

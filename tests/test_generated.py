@@ -39,8 +39,8 @@ def test_fields_one_to_eleven_keep_go_chats_numbers() -> None:
     assert numbers == {
         "avatar": 1, "fromUsername": 2, "from": 3, "to": 4, "content": 5, "contentType": 6,
         "type": 7, "messageType": 8, "url": 9, "fileSuffix": 10, "file": 11,
-        "clientId": 12, "id": 13, "createAt": 14, "code": 15,
+        "clientId": 12, "id": 13, "createAt": 14, "code": 15, "errorKey": 16,
+        "unread": 17, "muted": 18,
         "friendEvent": 22, "peer": 23, "actor": 24,
         "reason": 26, "lastSeen": 27,
-        "unread": 17, "muted": 18,
     }

@@ -117,7 +117,10 @@ async def test_login_refuses_wrong_password_and_unknown_user_alike(
         server, "POST", "/user/login", json={"username": username, "password": password}
     )
     assert response.status_code == 401
-    assert response.json() == {"code": -1, "msg": "wrong username or password", "data": None}
+    assert response.json() == {
+        "code": -1, "msg": "wrong username or password", "data": None,
+        "key": "wrong_credentials",
+    }
     assert "set-cookie" not in response.headers
 
 
@@ -142,7 +145,9 @@ async def test_login_refuses_wrong_password_and_unknown_user_alike(
 async def test_every_route_needs_a_login(server: Server, method: str, path: str) -> None:
     response = await raw(server, method, path, headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401
-    assert response.json() == {"code": -1, "msg": "not logged in", "data": None}
+    assert response.json() == {
+        "code": -1, "msg": "not logged in", "data": None, "key": "not_logged_in"
+    }
 
 
 async def test_logout_revokes_the_token(server: Server, make_user: MakeUser) -> None:

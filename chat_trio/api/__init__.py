@@ -32,7 +32,7 @@ from chat_trio.api import (
     web,
 )
 from chat_trio.api.common import EXTENSION_KEY, failure
-from chat_trio.errors import ProtocolError, StorageError
+from chat_trio.errors import ProtocolError, StorageError, key_for_status
 from chat_trio.services import Services
 
 __all__ = ["create_app"]
@@ -43,14 +43,16 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _refusal(status: int, reason: str, *, legacy: bool = False) -> Response:
+def _refusal(
+    status: int, reason: str, *, legacy: bool = False, key: str | None = None
+) -> Response:
     """The envelope for a refused request (status 200 when ``legacy``).
 
     A request refused before its body was read leaves that body on the
     connection, where it would be taken for the next request and stall it, so
     a refused request that carried a body also closes its connection.
     """
-    response = failure(200 if legacy else status, reason)
+    response = failure(200 if legacy else status, reason, key or key_for_status(status))
     has_body = bool(request.content_length) or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     )
@@ -84,7 +86,7 @@ def create_app(services: Services) -> QuartTrio:
 
     @app.errorhandler(ProtocolError)
     async def refused(error: ProtocolError) -> Response:
-        response = _refusal(error.code, error.reason, legacy=legacy)
+        response = _refusal(error.code, error.reason, legacy=legacy, key=error.key)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(int(error.retry_after))
         return response

@@ -3,7 +3,8 @@
 go-chat answered every request with HTTP 200 and ``{"code", "msg", "data"}``;
 chat-trio keeps the envelope and also sets a truthful status. A route refuses by
 raising ProtocolError(status, reason); the app's error handler turns that into
-``{"code": -1, "msg": reason, "data": null}`` with that status.
+``{"code": -1, "msg": reason, "data": null, "key": key}`` with that status (``key``
+is the refusal's stable name, for clients that show it translated).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import trio
 from quart import Response, current_app, jsonify, request
 
 from chat_trio.auth import carried_token
-from chat_trio.errors import ProtocolError
+from chat_trio.errors import ProtocolError, key_for_status
 from chat_trio.model import Group, StoredMessage, User
 from chat_trio.services import Services
 
@@ -35,8 +36,10 @@ def ok(data: object = None, status: int = 200) -> Response:
     return response
 
 
-def failure(status: int, reason: str) -> Response:
-    response = jsonify({"code": -1, "msg": reason, "data": None})
+def failure(status: int, reason: str, key: str | None = None) -> Response:
+    response = jsonify(
+        {"code": -1, "msg": reason, "data": None, "key": key or key_for_status(status)}
+    )
     response.status_code = status
     return response
 
@@ -52,14 +55,14 @@ async def current_user() -> User:
     """The authenticated user. Raises: ProtocolError 401."""
     user = await services().accounts.user_for_token(request_token())
     if user is None:
-        raise ProtocolError(401, "not logged in")
+        raise ProtocolError(401, "not logged in", key="not_logged_in")
     return user
 
 
 def require_self(user: User, uuid: str) -> None:
     """Refuse a request that names a user other than the caller (403)."""
     if uuid != user.uuid:
-        raise ProtocolError(403, "you can only act as yourself")
+        raise ProtocolError(403, "you can only act as yourself", key="not_yourself")
 
 
 async def read_body(limit: int) -> bytes:
@@ -71,7 +74,9 @@ async def read_body(limit: int) -> bytes:
     413, or 408 when the body does not arrive within the request's body timeout.
     Checkpoints: waits for the body.
     """
-    too_large = ProtocolError(413, f"request body too large: limit is {limit} bytes")
+    too_large = ProtocolError(
+        413, f"request body too large: limit is {limit} bytes", key="body_too_large"
+    )
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     received = bytearray()
@@ -139,6 +144,9 @@ class UserJson(TypedDict):
     #: "" unless the viewer is this user (see :func:`user_json_for`).
     email: str
     avatar: str
+    #: The client language the user chose ("" follows the browser); like the
+    #: email, shown only to the user themselves.
+    language: str
 
 
 class GroupJson(TypedDict):
@@ -179,6 +187,7 @@ def user_json(user: User) -> UserJson:
         "nickname": user.nickname,
         "email": user.email,
         "avatar": user.avatar,
+        "language": user.language,
     }
 
 
@@ -191,6 +200,7 @@ def user_json_for(viewer: User, user: User) -> UserJson:
     shown = user_json(user)
     if viewer.id != user.id:
         shown["email"] = ""
+        shown["language"] = ""
     return shown
 
 

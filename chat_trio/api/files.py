@@ -35,7 +35,7 @@ _INLINE_TOPS = ("image/", "audio/", "video/")
 async def get_file(name: str) -> Response:
     path = await services().files.path_for(name)
     if path is None:
-        raise ProtocolError(404, "no such file")
+        raise ProtocolError(404, "no such file", key="no_such_file")
     mime = await trio.to_thread.run_sync(FileStore.mime_of, path)
     response = await send_file(path, mimetype=mime, conditional=True)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -73,7 +73,9 @@ async def _received(user: User) -> AsyncIterator[_Received]:
     limit = request.max_content_length or files.max_bytes
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise ProtocolError(413, f"file too large: limit is {files.max_bytes} bytes")
+        raise ProtocolError(
+            413, f"file too large: limit is {files.max_bytes} bytes", key="file_too_large"
+        )
     reserve = files.max_bytes if declared is None else min(declared, files.max_bytes)
     async with files.receiving(user, reserve) as incoming:
         timeout = math.inf if request.body_timeout is None else request.body_timeout
@@ -94,7 +96,10 @@ async def upload_avatar() -> Response:
         require_self(user, received.form.fields.get("uuid") or user.uuid)
         found = received.incoming.sniffed(received.form.suffix_hint)
         if found.content_type != ContentType.IMAGE or found.mime == "image/svg+xml":
-            raise ProtocolError(400, "an avatar must be an image (PNG, JPEG, GIF, WebP ...)")
+            raise ProtocolError(
+                400, "an avatar must be an image (PNG, JPEG, GIF, WebP ...)",
+                key="avatar_not_image",
+            )
         stored = await received.incoming.commit(received.form.suffix_hint)
     s = services()
     await s.store.set_avatar(user.id, stored.name)

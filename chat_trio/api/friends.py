@@ -115,9 +115,9 @@ async def add_friend() -> Response:
     s = services()
     friend = await s.store.user_by_username(friend_name)
     if friend is None:
-        raise ProtocolError(404, "no such user")
+        raise ProtocolError(404, "no such user", key="no_such_user")
     if friend.id == user.id:
-        raise ProtocolError(400, "you cannot add yourself as a friend")
+        raise ProtocolError(400, "you cannot add yourself as a friend", key="friend_self")
     await _ask(s, user, friend)
     return ok(None)
 

@@ -40,7 +40,7 @@ async def create_group(user_uuid: str) -> Response:
             user, uuid=str(uuid_lib.uuid4()), name=name, notice=notice
         )
     except Conflict:
-        raise ProtocolError(409, "a group with that name exists") from None
+        raise ProtocolError(409, "a group with that name exists", key="group_name_taken") from None
     return ok(None, status=201)
 
 
@@ -51,11 +51,13 @@ async def join_group(user_uuid: str, group_uuid: str) -> Response:
     s = services()
     group = await s.store.group_by_uuid(group_uuid)
     if group is None:
-        raise ProtocolError(404, "no such group")
+        raise ProtocolError(404, "no such group", key="no_such_group")
     try:
         await s.store.join_group(group, user)
     except Conflict:
-        raise ProtocolError(409, "you are already a member of this group") from None
+        raise ProtocolError(
+            409, "you are already a member of this group", key="already_a_member"
+        ) from None
     finally:
         s.directory.forget_group(group_uuid)
     return ok(None)
@@ -67,7 +69,7 @@ async def members(group_uuid: str) -> Response:
     s = services()
     view = await s.directory.group(group_uuid)
     if view is None:
-        raise ProtocolError(404, "no such group")
+        raise ProtocolError(404, "no such group", key="no_such_group")
     if user.uuid not in view.member_uuids:
-        raise ProtocolError(403, "you are not a member of this group")
+        raise ProtocolError(403, "you are not a member of this group", key="not_a_member")
     return ok([user_json_for(user, m) for m in await s.store.group_members(view.group.id)])

@@ -60,14 +60,14 @@ async def history() -> Response:
             raise ProtocolError(400, "`FriendUsername` is required")
         friend = await s.store.user_by_username(friend_name)
         if friend is None:
-            raise ProtocolError(404, "no such user")
+            raise ProtocolError(404, "no such user", key="no_such_user")
         items = await s.store.conversation(user, friend, limit=limit, before=before, after=after)
     elif kind == str(int(MessageType.GROUP)):
         view = await s.directory.group(uuid)
         if view is None:
-            raise ProtocolError(404, "no such group")
+            raise ProtocolError(404, "no such group", key="no_such_group")
         if user.uuid not in view.member_uuids:
-            raise ProtocolError(403, "you are not a member of this group")
+            raise ProtocolError(403, "you are not a member of this group", key="not_a_member")
         items = await s.store.group_history(
             view.group, limit=limit, before=before, after=after
         )

@@ -57,11 +57,15 @@ async def read_form(
         async for chunk in body:
             total += len(chunk)
             if total > limit:
-                raise ProtocolError(413, f"file too large: limit is {sink.limit} bytes")
+                raise ProtocolError(
+                    413, f"file too large: limit is {sink.limit} bytes", key="file_too_large"
+                )
             await reader.feed(chunk)
     except RequestEntityTooLarge:
         # quart's own cap on what it buffers: more arrived than the route took
-        raise ProtocolError(413, f"file too large: limit is {sink.limit} bytes") from None
+        raise ProtocolError(
+                    413, f"file too large: limit is {sink.limit} bytes", key="file_too_large"
+                ) from None
     await reader.feed(None)
     if not reader.form.has_file:
         raise ProtocolError(400, f"the multipart field `{FILE_FIELD}` is required")

@@ -13,6 +13,7 @@ from typing import Any
 from quart import Blueprint, Response, jsonify
 
 from chat_trio import __version__
+from chat_trio.languages import SUPPORTED_LANGUAGES
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -39,7 +40,15 @@ SCHEMAS: dict[str, Schema] = {
     "Failure": {
         "type": "object",
         "required": ["code", "msg", "data"],
-        "properties": {"code": {"const": -1}, "msg": {"type": "string"}, "data": {"type": "null"}},
+        "properties": {
+            "code": {"const": -1},
+            "msg": {"type": "string"},
+            "data": {"type": "null"},
+            "key": {
+                "type": "string",
+                "description": "the refusal's stable key (docs/protocol.md, Error keys)",
+            },
+        },
     },
     "User": {
         "type": "object",
@@ -47,12 +56,20 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             **_strings("uuid", "username", "nickname", "email", "avatar"),
             "email": {"type": "string", "description": "empty unless this is the caller"},
+            "language": {
+                "enum": ["", *SUPPORTED_LANGUAGES],
+                "description": "the client language chosen; empty: follow the browser "
+                "(and for anyone but the caller)",
+            },
         },
     },
     "Login": {
         "type": "object",
         "required": ["uuid", "username", "token"],
-        "properties": _strings("uuid", "username", "nickname", "email", "avatar", "token"),
+        "properties": {
+            **_strings("uuid", "username", "nickname", "email", "avatar", "token"),
+            "language": {"enum": ["", *SUPPORTED_LANGUAGES]},
+        },
     },
     "Group": {
         "type": "object",
@@ -296,7 +313,11 @@ PATHS: dict[str, dict[str, Schema]] = {
             "needs oldPassword, and ends the caller's other logins)", None,
             refusals=("400", "401", "403", "429"),
             body=_json_body(
-                _strings("username", "nickname", "email", "password", "oldPassword"), []
+                {
+                    **_strings("username", "nickname", "email", "password", "oldPassword"),
+                    "language": {"enum": ["", *SUPPORTED_LANGUAGES]},
+                },
+                [],
             ),
         ),
     },

@@ -23,6 +23,7 @@ from chat_trio.api.common import (
 from chat_trio.api.search import MAX_QUERY
 from chat_trio.auth import COOKIE_NAME
 from chat_trio.errors import Conflict, ProtocolError
+from chat_trio.languages import check_language
 
 blueprint = Blueprint("users", __name__)
 
@@ -34,14 +35,18 @@ MAX_PASSWORD = 1024
 def _check_username(username: str) -> str:
     if not USERNAME.match(username):
         raise ProtocolError(
-            400, "`username` must be 1-64 letters, digits or the characters . _ - @"
+            400, "`username` must be 1-64 letters, digits or the characters . _ - @",
+            key="invalid_username",
         )
     return username
 
 
 def _check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ProtocolError(400, f"`password` must have at least {MIN_PASSWORD} characters")
+        raise ProtocolError(
+            400, f"`password` must have at least {MIN_PASSWORD} characters",
+            key="password_too_short",
+        )
     return password
 
 
@@ -64,7 +69,7 @@ async def register() -> Response:
             email=email,
         )
     except Conflict:
-        raise ProtocolError(409, "that username is taken") from None
+        raise ProtocolError(409, "that username is taken", key="username_taken") from None
     s.directory.remember(user)
     return ok(user_json(user), status=201)
 
@@ -110,7 +115,7 @@ async def update_user() -> Response:
     body = await json_body()
     username = text_field(body, "username") or user.username
     if username != user.username:
-        raise ProtocolError(403, "you can only change your own profile")
+        raise ProtocolError(403, "you can only change your own profile", key="not_yourself")
     nickname = text_field(body, "nickname") or user.nickname
     email = text_field(body, "email")
     password = text_field(body, "password", max_length=MAX_PASSWORD)
@@ -125,10 +130,17 @@ async def update_user() -> Response:
         if not isinstance(old_password, str) or len(old_password) > MAX_PASSWORD:
             raise ProtocolError(400, f"`oldPassword` must be a string of at most {MAX_PASSWORD}")
         if not old_password:
-            raise ProtocolError(400, "`oldPassword` is required to change the password")
+            raise ProtocolError(
+                400, "`oldPassword` is required to change the password",
+                key="old_password_required",
+            )
         await s.accounts.confirm_password(user, old_password, request_address())
         new_hash = await s.accounts.hash_password(password)
+    # Absent: unchanged (go-chat's clients do not know the field).
+    language = check_language(body["language"]) if "language" in body else None
     await s.store.update_user(user.id, nickname=nickname, email=email, password_hash=new_hash)
+    if language is not None and language != user.language:
+        await s.store.set_language(user.id, language)
     if new_hash is not None:
         # A new password ends every other login of this user.
         await s.accounts.revoke_other_logins(user, request_token())
@@ -153,7 +165,9 @@ async def find_by_name() -> Response:
                     None)
     if group is None and len(name) <= MAX_QUERY:
         group = next(iter(await s.store.search_groups(name, limit=1)), None)
-    empty_user = {"uuid": "", "username": "", "nickname": "", "email": "", "avatar": ""}
+    empty_user = {
+        "uuid": "", "username": "", "nickname": "", "email": "", "avatar": "", "language": ""
+    }
     empty_group = {"uuid": "", "groupId": 0, "userId": 0, "createAt": "", "name": "", "notice": ""}
     return ok(
         {
@@ -180,7 +194,7 @@ async def user_details(uuid: str) -> Response:
     viewer = await current_user()
     found = await services().directory.user(uuid)
     if found is None:
-        raise ProtocolError(404, "no such user")
+        raise ProtocolError(404, "no such user", key="no_such_user")
     return ok(user_json_for(viewer, found))
 
 

@@ -131,7 +131,9 @@ class Intake:
             # A lookup the caches could not answer, while the database is away: the
             # frame is refused like any other, and the session goes on.
             self._metrics.messages_refused.labels("503").inc()
-            raise ProtocolError(503, "the database is not available; try again") from None
+            raise ProtocolError(
+                503, "the database is not available; try again", key="unavailable"
+            ) from None
         except ProtocolError as refused:
             self._metrics.messages_refused.labels(str(refused.code)).inc()
             raise

@@ -35,7 +35,9 @@ class Addressee:
 
 def _require_to(message: codec.Message) -> None:
     if not message.to:
-        raise ProtocolError(403, "a message to everyone is not allowed; name a user in `to`")
+        raise ProtocolError(
+            403, "a message to everyone is not allowed; name a user in `to`", key="no_broadcast"
+        )
 
 
 async def chat_addressee(directory: Directory, sender: User, message: codec.Message) -> Addressee:
@@ -50,7 +52,7 @@ async def chat_addressee(directory: Directory, sender: User, message: codec.Mess
     if message.messageType == MessageType.USER:
         target = await directory.user(message.to)
         if target is None:
-            raise ProtocolError(404, "no such user")
+            raise ProtocolError(404, "no such user", key="no_such_user")
         await _refuse_blocked(directory, sender.uuid, target.uuid, "message")
         # The sender too: its other sessions (tabs, devices) see what it sent.
         me = sender.uuid
@@ -59,9 +61,9 @@ async def chat_addressee(directory: Directory, sender: User, message: codec.Mess
     if message.messageType == MessageType.GROUP:
         view = await directory.group(message.to)
         if view is None:
-            raise ProtocolError(404, "no such group")
+            raise ProtocolError(404, "no such group", key="no_such_group")
         if sender.uuid not in view.member_uuids:
-            raise ProtocolError(403, "you are not a member of this group")
+            raise ProtocolError(403, "you are not a member of this group", key="not_a_member")
         return Addressee(view.group.id, view.members)  # the sender included
     raise ProtocolError(400, "messageType must be 1 (user) or 2 (group)")
 
@@ -103,9 +105,9 @@ async def relay_target(
     if message.messageType == MessageType.GROUP:
         raise ProtocolError(400, "calls and signaling go to one user, not to a group")
     if await directory.user(message.to) is None:
-        raise ProtocolError(404, "no such user")
+        raise ProtocolError(404, "no such user", key="no_such_user")
     await _refuse_blocked(directory, getattr(message, "from"), message.to, "call")
     if message.contentType in _DIALS and not is_online(message.to):
         # Ringing nobody would leave the caller waiting: say so at once.
-        raise ProtocolError(404, "that user is not online")
+        raise ProtocolError(404, "that user is not online", key="peer_offline")
     return message.to

@@ -70,7 +70,9 @@ async def decode_data_url(content: str, max_bytes: int) -> bytes:
     start = content.find(",") + 1  # 0 without a comma: then it is not base64 either
     encoded = len(content) - start
     if encoded > max_bytes * 4 // 3 + 4:
-        raise ProtocolError(413, f"file too large: limit is {max_bytes} bytes")
+        raise ProtocolError(
+            413, f"file too large: limit is {max_bytes} bytes", key="file_too_large"
+        )
     if encoded <= DECODE_IN_THREAD_CHARS:
         return decode_base64(content, start)
     return await trio.to_thread.run_sync(decode_base64, content, start)
@@ -94,7 +96,9 @@ async def stored_content(
         and _DATA_URL.match(message.content) is not None
     )
     if not is_data_url and len(message.content) > max_text_chars:
-        raise ProtocolError(413, f"text too long: limit is {max_text_chars} characters")
+        raise ProtocolError(
+            413, f"text too long: limit is {max_text_chars} characters", key="text_too_long"
+        )
     if message.file or is_data_url:
         if message.file:
             data, text = message.file, message.content

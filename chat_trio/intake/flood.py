@@ -61,5 +61,6 @@ class FloodGuard:
         if budget.refused_in_row >= limits.flood_close_after:
             session.close(CLOSE_POLICY, "message flood")
         raise ProtocolError(
-            429, "too many messages: slow down", retry_after=budget.bucket.retry_after(now, cost)
+            429, "too many messages: slow down", retry_after=budget.bucket.retry_after(now, cost),
+        key="too_many_messages",
         )

@@ -36,10 +36,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.schema import CreateColumn
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -86,6 +89,8 @@ def build_schema(prefix: str = "") -> Schema:
         Column("email", String(255), nullable=False, server_default=""),
         Column("avatar", String(255), nullable=False, server_default=""),
         Column("password_hash", String(255), nullable=False),
+        # The client's language (chat_trio.languages); "" follows the browser.
+        Column("language", String(16), nullable=False, server_default=""),
         Column("created_at", BigInteger, nullable=False),
         Column("updated_at", BigInteger, nullable=False),
         **MYSQL_TABLE_ARGS,
@@ -311,6 +316,22 @@ def _add_read_state(conn: Connection, schema: Schema) -> None:
     inbox.create(conn, checkfirst=True)
 
 
+def _add_user_language(conn: Connection, schema: Schema) -> None:
+    """Version 6: ``users.language``, the language the user chose for the client.
+
+    Every existing user gets "" (follow the browser). Skipped when the column is
+    there already: MySQL commits the ALTER at once, so a step cut short after it
+    runs again on the next start.
+    """
+    users = schema.users
+    if "language" in {c["name"] for c in inspect(conn).get_columns(users.name)}:
+        return
+    column = users.c.language
+    ddl = CreateColumn(column).compile(dialect=conn.dialect)
+    table = conn.dialect.identifier_preparer.quote(users.name)
+    conn.execute(text(f"ALTER TABLE {table} ADD {ddl}"))
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
 MIGRATIONS: dict[int, Migration] = {
@@ -318,4 +339,5 @@ MIGRATIONS: dict[int, Migration] = {
     3: _add_friend_requests_and_blocks,
     4: _add_last_seen_for_presence,
     5: _add_read_state,
+    6: _add_user_language,
 }

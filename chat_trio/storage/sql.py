@@ -168,11 +168,14 @@ class SqlStore:
             nickname=m["nickname"],
             email=m["email"],
             avatar=m["avatar"],
+            language=m["language"],
         )
 
     def _user_columns(self) -> list[Column[int] | Column[str]]:
         u = self.schema.users
-        return [u.c.id, u.c.uuid, u.c.username, u.c.nickname, u.c.email, u.c.avatar]
+        return [
+            u.c.id, u.c.uuid, u.c.username, u.c.nickname, u.c.email, u.c.avatar, u.c.language
+        ]
 
     async def create_user(
         self, *, uuid: str, username: str, password_hash: str, nickname: str, email: str
@@ -246,6 +249,10 @@ class SqlStore:
         if password_hash is not None:
             values["password_hash"] = password_hash
         await self._update_user(user_id, values)
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        """Record the client language the user chose ("" follows the browser)."""
+        await self._update_user(user_id, {"language": language, "updated_at": now_ms()})
 
     async def set_avatar(self, user_id: int, avatar: str) -> None:
         await self._update_user(user_id, {"avatar": avatar, "updated_at": now_ms()})

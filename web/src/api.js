@@ -7,6 +7,7 @@
 // page scripts cannot read the cookie, and a token in localStorage or in the
 // socket URL would give that protection away (and put it in proxy logs).
 import { message } from "antd";
+import i18n, { errorText } from "./i18n";
 
 // Versions before the cookie-only login kept the token here: forget it.
 try {
@@ -15,15 +16,18 @@ try {
   // storage disabled: nothing was kept either
 }
 
+// msg is the text shown (in the user's language); key the server's stable
+// error key ("network" when the server was not reached).
 export class ApiError extends Error {
-  constructor(msg, status) {
+  constructor(msg, status, key = "") {
     super(msg);
     this.status = status;
+    this.key = key;
   }
 }
 
 // Calls the API and returns the envelope's data. On failure shows the
-// envelope's msg (unless quiet) and throws an ApiError.
+// refusal in the user's language (unless quiet) and throws an ApiError.
 export async function api(method, path, { json, form, quiet } = {}) {
   const headers = {};
   let body;
@@ -42,7 +46,7 @@ export async function api(method, path, { json, form, quiet } = {}) {
       credentials: "same-origin",
     });
   } catch (e) {
-    const err = new ApiError(`network error: ${e.message}`, 0);
+    const err = new ApiError(i18n.t("errors.network", { reason: e.message }), 0, "network");
     if (!quiet) message.error(err.message);
     throw err;
   }
@@ -53,9 +57,11 @@ export async function api(method, path, { json, form, quiet } = {}) {
     envelope = null;
   }
   if (!res.ok || !envelope || envelope.code !== 0) {
-    const msg =
-      (envelope && envelope.msg) || `${res.status} ${res.statusText}`.trim();
-    const err = new ApiError(msg, res.status);
+    const key = (envelope && envelope.key) || "";
+    const fallback =
+      (envelope && envelope.msg) || i18n.t("errors.status", { status: res.status });
+    const msg = errorText(key, fallback);
+    const err = new ApiError(msg, res.status, key);
     if (!quiet) message.error(msg);
     throw err;
   }

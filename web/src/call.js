@@ -36,7 +36,8 @@ export function isCallFrame(msg) {
 }
 
 export class CallManager {
-  // send(fields) sends one frame; notify(text, level) shows a status line.
+  // send(fields) sends one frame; notify(key, values, level) shows a status line:
+  // the text under that translation key, with the values interpolated.
   constructor({ send, iceServers, notify }) {
     this.send = send;
     this.iceServers = iceServers || [];
@@ -104,7 +105,7 @@ export class CallManager {
     try {
       this.localStream = await this.media(kind);
     } catch (e) {
-      this.notify(`Cannot open ${kind === "video" ? "camera" : "microphone"}: ${e.message}`, "error");
+      this.notify(kind === "video" ? "call.noCamera" : "call.noMicrophone", { reason: e.message }, "error");
       this.reset();
       return;
     }
@@ -113,7 +114,7 @@ export class CallManager {
     this.signal("dial");
     this.startRinging(() => {
       if (this.state.phase !== "dialing") return;
-      this.notify(`${this.state.peer.username} did not answer`, "warning");
+      this.notify("call.noAnswer", { name: this.state.peer.username }, "warning");
       this.hangup();
     });
   }
@@ -125,7 +126,7 @@ export class CallManager {
     try {
       this.localStream = await this.media(this.state.kind);
     } catch (e) {
-      this.notify(`Cannot open media: ${e.message}`, "error");
+      this.notify("call.noMedia", { reason: e.message }, "error");
       this.signal("reject");
       this.reset();
       return;
@@ -180,7 +181,7 @@ export class CallManager {
       this.set({ connection: s });
       if (s === "connected") this.set({ phase: "connected" });
       if (s === "failed") {
-        this.notify("The call's connection failed", "error");
+        this.notify("call.failed", {}, "error");
         this.hangup();
       }
       this.expose();
@@ -224,7 +225,7 @@ export class CallManager {
         });
         this.startRinging(() => {
           if (this.state.phase !== "ringing") return;
-          this.notify(`Missed call from ${this.state.peer.username}`, "info");
+          this.notify("call.missed", { name: this.state.peer.username }, "info");
           this.reset();
         });
         return;
@@ -237,15 +238,14 @@ export class CallManager {
         return;
       case "reject":
         if (!fromPeer || this.state.phase === "idle") return;
-        this.notify(`${this.state.peer.username} declined the call`, "warning");
+        this.notify("call.declined", { name: this.state.peer.username }, "warning");
         this.reset();
         return;
       case "cancel":
         if (!fromPeer || this.state.phase === "idle") return;
         this.notify(
-          this.state.phase === "ringing"
-            ? `${this.state.peer.username} cancelled the call`
-            : `${this.state.peer.username} hung up`,
+          this.state.phase === "ringing" ? "call.cancelled" : "call.hungUp",
+          { name: this.state.peer.username },
           "info",
         );
         this.reset();
@@ -286,7 +286,7 @@ export class CallManager {
     try {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: true });
     } catch (e) {
-      this.notify(`Screen sharing failed: ${e.message}`, "error");
+      this.notify("call.shareFailed", { reason: e.message }, "error");
       return;
     }
     const track = stream.getVideoTracks()[0];

@@ -14,7 +14,9 @@ import {
   VideoCameraOutlined,
   VideoCameraAddOutlined,
 } from "@ant-design/icons";
+import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
+import { useNow } from "../time";
 import MessageItem from "./MessageItem";
 import Recorder from "./Recorder";
 
@@ -44,6 +46,10 @@ export default function ChatView({
   const [members, setMembers] = useState([]);
   const listRef = useRef(null);
   const fileInput = useRef(null);
+  const inputRef = useRef(null);
+  const emojiButton = useRef(null);
+  const { t } = useTranslation();
+  const now = useNow();
 
   useEffect(() => {
     const el = listRef.current;
@@ -57,9 +63,9 @@ export default function ChatView({
 
   if (!conv) {
     return (
-      <div className="chat chat-empty" data-testid="chat-empty">
-        <Empty description="Pick a conversation" />
-      </div>
+      <main className="chat chat-empty" data-testid="chat-empty">
+        <Empty description={t("chat.pick")} />
+      </main>
     );
   }
 
@@ -73,9 +79,9 @@ export default function ChatView({
   // Uploads a file or recording over HTTP, then sends its name in a frame.
   // A voice recording is audio even when its WebM container sniffs as video.
   const sendFile = async (file, name, { audioOnly = false } = {}) => {
-    name = name || file.name || "file";
+    name = name || file.name || t("preview.fileName");
     if (maxUploadBytes && file.size > maxUploadBytes) {
-      message.error(`${name} is too large (limit ${Math.round(maxUploadBytes / 1024 / 1024)} MB)`);
+      message.error(t("chat.fileTooLarge", { name, limit: Math.round(maxUploadBytes / 1024 / 1024) }));
       return;
     }
     setUploading(true);
@@ -114,8 +120,30 @@ export default function ChatView({
     }
   };
 
+  // Back to the message box after picking (or Escape), so typing goes on.
+  const closeEmoji = (focusInput) => {
+    setEmojiOpen(false);
+    if (focusInput && inputRef.current) inputRef.current.focus();
+  };
+
+  // Arrow keys move between the emoji, Escape closes the picker.
+  const onEmojiKey = (e) => {
+    const buttons = [...e.currentTarget.querySelectorAll("button")];
+    const i = buttons.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[e.key];
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      setEmojiOpen(false);
+      if (emojiButton.current) emojiButton.current.focus();
+    } else if (step && i >= 0) {
+      e.preventDefault();
+      buttons[(i + step + buttons.length) % buttons.length].focus();
+    }
+  };
+
   const emojiGrid = (
-    <div className="emoji-grid" data-testid="emoji-grid">
+    <div className="emoji-grid" data-testid="emoji-grid" role="group" aria-label={t("chat.emoji")} onKeyDown={onEmojiKey}>
       {EMOJIS.map((e) => (
         <button
           key={e}
@@ -123,8 +151,8 @@ export default function ChatView({
           className="emoji"
           data-testid="emoji-item"
           onClick={() => {
-            setText((t) => t + e);
-            setEmojiOpen(false);
+            setText((v) => v + e);
+            closeEmoji(true);
           }}
         >
           {e}
@@ -134,41 +162,68 @@ export default function ChatView({
   );
 
   return (
-    <div className="chat" data-testid="chat" data-conv={conv.name}>
-      <div className="chat-header">
-        {narrow && <Button icon={<ArrowLeftOutlined />} onClick={onBack} data-testid="back-button" aria-label="back" />}
-        <Typography.Title level={5} className="chat-title" data-testid="chat-title">
+    <main className="chat" data-testid="chat" data-conv={conv.name} aria-labelledby="chat-title">
+      <header className="chat-header">
+        {narrow && <Button icon={<ArrowLeftOutlined />} onClick={onBack} data-testid="back-button" aria-label={t("chat.back")} />}
+        <Typography.Title level={2} className="chat-title" data-testid="chat-title" id="chat-title">
           {conv.title}
         </Typography.Title>
         <Space>
           {conv.kind === "group" ? (
-            <Tooltip title="Members">
-              <Button icon={<TeamOutlined />} onClick={openMembers} data-testid="members-open" aria-label="members" />
+            <Tooltip title={t("chat.members")}>
+              <Button icon={<TeamOutlined />} onClick={openMembers} data-testid="members-open" aria-label={t("chat.members")} />
             </Tooltip>
           ) : (
             <>
-              <Tooltip title="Audio call">
-                <Button icon={<PhoneOutlined />} disabled={callBusy} onClick={() => onCall("audio")} data-testid="call-audio" aria-label="audio call" />
+              <Tooltip title={t("chat.audioCall")}>
+                <Button icon={<PhoneOutlined />} disabled={callBusy} onClick={() => onCall("audio")} data-testid="call-audio" aria-label={t("chat.audioCall")} />
               </Tooltip>
-              <Tooltip title="Video call">
-                <Button icon={<VideoCameraOutlined />} disabled={callBusy} onClick={() => onCall("video")} data-testid="call-video" aria-label="video call" />
+              <Tooltip title={t("chat.videoCall")}>
+                <Button icon={<VideoCameraOutlined />} disabled={callBusy} onClick={() => onCall("video")} data-testid="call-video" aria-label={t("chat.videoCall")} />
               </Tooltip>
             </>
           )}
         </Space>
-      </div>
-      <div className="messages" ref={listRef} data-testid="message-list">
+      </header>
+      {/* Focusable so that the keyboard can scroll it; its own announcements
+          come from the panel's live region, not from here. */}
+      <div
+        className="messages"
+        ref={listRef}
+        data-testid="message-list"
+        role="log"
+        aria-live="off"
+        aria-label={t("chat.messages")}
+        tabIndex={0}
+      >
         {messages.map((m) => (
-          <MessageItem key={m.key} m={m} me={me} group={conv.kind === "group"} onRetry={onRetry} />
+          <MessageItem key={m.key} m={m} me={me} now={now} group={conv.kind === "group"} onRetry={onRetry} />
         ))}
       </div>
       <div className="composer">
         <Space className="tools" wrap>
-          <Popover content={emojiGrid} trigger="click" open={emojiOpen} onOpenChange={setEmojiOpen}>
-            <Button icon={<SmileOutlined />} data-testid="emoji-open" aria-label="emoji" />
+          <Popover
+            content={emojiGrid}
+            trigger="click"
+            open={emojiOpen}
+            onOpenChange={setEmojiOpen}
+            afterOpenChange={(opened) => {
+              // Opened from the keyboard or not, the first emoji takes the focus.
+              const first = opened && document.querySelector('[data-testid="emoji-grid"] button');
+              if (first) first.focus();
+            }}
+          >
+            <Button
+              ref={emojiButton}
+              icon={<SmileOutlined />}
+              data-testid="emoji-open"
+              aria-label={t("chat.emoji")}
+              aria-expanded={emojiOpen}
+              aria-haspopup="true"
+            />
           </Popover>
-          <Tooltip title="Send a file">
-            <Button icon={<PaperClipOutlined />} loading={uploading} onClick={() => fileInput.current.click()} data-testid="file-open" aria-label="file" />
+          <Tooltip title={t("chat.sendFile")}>
+            <Button icon={<PaperClipOutlined />} loading={uploading} onClick={() => fileInput.current.click()} data-testid="file-open" aria-label={t("chat.sendFile")} />
           </Tooltip>
           <Recorder kind="audio" icon={<AudioOutlined />} testid="record-voice" onDone={(blob) => sendFile(blob, `voice-${Date.now()}.webm`, { audioOnly: true })} />
           <Recorder kind="video" icon={<VideoCameraAddOutlined />} testid="record-video" onDone={(blob) => sendFile(blob, `video-${Date.now()}.webm`)} />
@@ -178,6 +233,8 @@ export default function ChatView({
           type="file"
           style={{ display: "none" }}
           data-testid="file-input"
+          tabIndex={-1}
+          aria-hidden="true"
           onChange={(e) => {
             const f = e.target.files && e.target.files[0];
             e.target.value = "";
@@ -187,6 +244,8 @@ export default function ChatView({
         <div className="input-row">
           <Input.TextArea
             id="messageArea"
+            ref={inputRef}
+            aria-label={t("chat.inputLabel")}
             value={text}
             onChange={(e) => setText(e.target.value)}
             onPaste={onPaste}
@@ -197,15 +256,15 @@ export default function ChatView({
               }
             }}
             autoSize={{ minRows: 1, maxRows: 4 }}
-            placeholder="Message (Enter sends, paste an image to send it)"
+            placeholder={t("chat.placeholder")}
             data-testid="message-input"
           />
-          <Button type="primary" icon={<SendOutlined />} onClick={sendText} data-testid="send-button">
-            {narrow ? "" : "Send"}
+          <Button type="primary" icon={<SendOutlined />} onClick={sendText} data-testid="send-button" aria-label={t("chat.send")}>
+            {narrow ? "" : t("chat.send")}
           </Button>
         </div>
       </div>
-      <Drawer title={`Members of ${conv.name}`} open={membersOpen} onClose={() => setMembersOpen(false)} width={narrow ? "100%" : 320}>
+      <Drawer title={t("chat.membersOf", { name: conv.name })} open={membersOpen} onClose={() => setMembersOpen(false)} width={narrow ? "100%" : 320}>
         <List
           dataSource={members}
           renderItem={(u) => (
@@ -219,6 +278,6 @@ export default function ChatView({
           )}
         />
       </Drawer>
-    </div>
+    </main>
   );
 }

@@ -1,14 +1,17 @@
 import { Avatar, Tooltip } from "antd";
 import { ExclamationCircleOutlined, LoadingOutlined, PaperClipOutlined, UserOutlined } from "@ant-design/icons";
+import { useTranslation } from "react-i18next";
+import i18n from "../i18n";
 import { fileUrl } from "../api";
+import { fullTime, relativeTime } from "../time";
 import { CT } from "../proto";
 
 // Older clients may carry a file inline as a data URL in content instead of
 // a stored file name in url.
 function source(m) {
   if (m.url) return { url: fileUrl(m.url), name: m.content || m.url };
-  if (m.content && m.content.startsWith("data:")) return { url: m.content, name: "file" };
-  return { url: "", name: m.content || "file" };
+  if (m.content && m.content.startsWith("data:")) return { url: m.content, name: i18n.t("preview.fileName") };
+  return { url: "", name: m.content || i18n.t("preview.fileName") };
 }
 
 function Body({ m }) {
@@ -23,9 +26,9 @@ function Body({ m }) {
         </a>
       );
     case CT.AUDIO:
-      return <audio className="media-audio" src={url} controls preload="metadata" data-testid="msg-audio" />;
+      return <audio className="media-audio" src={url} controls preload="metadata" data-testid="msg-audio" aria-label={i18n.t("preview.voice")} />;
     case CT.VIDEO:
-      return <video className="media-video" src={url} controls preload="metadata" data-testid="msg-video" />;
+      return <video className="media-video" src={url} controls preload="metadata" data-testid="msg-video" aria-label={i18n.t("preview.video")} />;
     default:
       return (
         <a href={url} download={name} data-testid="msg-file">
@@ -35,15 +38,8 @@ function Body({ m }) {
   }
 }
 
-function time(ms) {
-  if (!ms) return "";
-  const d = new Date(ms);
-  const now = new Date();
-  const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return d.toDateString() === now.toDateString() ? hm : `${d.toLocaleDateString()} ${hm}`;
-}
-
-export default function MessageItem({ m, group, onRetry }) {
+export default function MessageItem({ m, group, onRetry, now }) {
+  const { t } = useTranslation();
   return (
     <div
       className={`msg ${m.mine ? "mine" : "theirs"}`}
@@ -60,19 +56,23 @@ export default function MessageItem({ m, group, onRetry }) {
           <Body m={m} />
         </div>
         <div className="meta">
-          {time(m.createAt)}
-          {m.status === "sending" && <LoadingOutlined className="status" />}
+          {m.createAt ? (
+            <time dateTime={new Date(m.createAt).toISOString()} title={fullTime(m.createAt)} data-testid="msg-time">
+              {relativeTime(m.createAt, now)}
+            </time>
+          ) : null}
+          {m.status === "sending" && <LoadingOutlined className="status" aria-label={t("chat.sending")} />}
           {m.status === "failed" && (
-            <Tooltip title="Send again">
-              <span
+            <Tooltip title={t("chat.sendAgain")}>
+              <button
+                type="button"
                 className="failed"
                 data-testid="msg-failed"
-                role="button"
-                tabIndex={0}
+                aria-label={t("chat.failedRetry", { reason: m.error || t("chat.notSent") })}
                 onClick={() => onRetry && onRetry(m)}
               >
-                <ExclamationCircleOutlined /> {m.error || "not sent"}
-              </span>
+                <ExclamationCircleOutlined /> {m.error || t("chat.notSent")}
+              </button>
             </Tooltip>
           )}
         </div>

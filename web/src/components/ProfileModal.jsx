@@ -1,17 +1,31 @@
-// Edit nickname, email and password; upload an avatar. A new password needs the
+// Edit nickname, email, password and the client's language; upload an avatar.
+// The language is stored on the server, so every device of the user shows it. A new password needs the
 // current one: the server refuses a change without it (a stolen login alone must not
 // be enough to take the account).
 import { useEffect, useRef } from "react";
 import { Avatar, Button, Form, Input, Modal, Space, message } from "antd";
 import { UploadOutlined, UserOutlined } from "@ant-design/icons";
+import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
+import i18n, { applyLanguage } from "../i18n";
+import LanguagePicker from "./LanguagePicker";
 
 export default function ProfileModal({ open, me, setMe, onClose }) {
   const [form] = Form.useForm();
   const fileInput = useRef(null);
+  const firstField = useRef(null);
+  const { t } = useTranslation();
 
   useEffect(() => {
-    if (open) form.setFieldsValue({ nickname: me.nickname, email: me.email, password: "", oldPassword: "" });
+    if (open) {
+      form.setFieldsValue({
+        nickname: me.nickname,
+        email: me.email,
+        password: "",
+        oldPassword: "",
+        language: me.language || i18n.resolvedLanguage,
+      });
+    }
   }, [open, me, form]);
 
   const save = async () => {
@@ -27,10 +41,12 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
         nickname: values.nickname || "",
         email: values.email || "",
         password: values.password || "",
+        language: values.language || "",
         ...(values.password ? { oldPassword: values.oldPassword || "" } : {}),
       });
-      setMe({ ...me, nickname: values.nickname || "", email: values.email || "" });
-      message.success("Profile saved");
+      setMe({ ...me, nickname: values.nickname || "", email: values.email || "", language: values.language || "" });
+      applyLanguage(values.language);
+      message.success(i18n.t("profile.saved"));
       onClose();
     } catch {
       // shown by api()
@@ -44,7 +60,7 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
     try {
       const name = await Api.uploadAvatar(me.uuid, file);
       setMe({ ...me, avatar: name });
-      message.success("Avatar updated");
+      message.success(t("profile.avatarUpdated"));
     } catch {
       // shown by api()
     }
@@ -52,17 +68,20 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
 
   return (
     <Modal
-      title="Profile"
+      title={t("profile.title")}
       open={open}
       onOk={save}
       onCancel={onClose}
-      okText="Save"
+      okText={t("profile.save")}
+      // A dialog takes the focus (its first field), and Escape closes it.
+      afterOpenChange={(opened) => opened && firstField.current && firstField.current.focus()}
+      cancelText={t("common.cancel")}
       okButtonProps={{ "data-testid": "profile-submit" }}
     >
       <Space style={{ marginBottom: 16 }}>
-        <Avatar size={64} src={me.avatar ? fileUrl(me.avatar) : undefined} icon={<UserOutlined />} data-testid="profile-avatar" />
+        <Avatar size={64} src={me.avatar ? fileUrl(me.avatar) : undefined} icon={<UserOutlined />} data-testid="profile-avatar" alt={t("profile.avatar")} />
         <Button icon={<UploadOutlined />} onClick={() => fileInput.current.click()}>
-          Upload avatar
+          {t("profile.uploadAvatar")}
         </Button>
         <input
           ref={fileInput}
@@ -71,23 +90,28 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
           style={{ display: "none" }}
           onChange={uploadAvatar}
           data-testid="avatar-input"
+          tabIndex={-1}
+          aria-hidden="true"
         />
       </Space>
       <Form form={form} layout="vertical">
-        <Form.Item label="Username">
-          <Input value={me.username} disabled />
+        <Form.Item label={t("fields.username")} htmlFor="profile-username">
+          <Input id="profile-username" value={me.username} readOnly />
         </Form.Item>
-        <Form.Item label="Nickname" name="nickname">
-          <Input data-testid="profile-nickname" />
+        <Form.Item label={t("fields.nickname")} name="nickname">
+          <Input data-testid="profile-nickname" ref={firstField} />
         </Form.Item>
-        <Form.Item label="Email" name="email" rules={[{ type: "email" }]}>
+        <Form.Item label={t("fields.email")} name="email" rules={[{ type: "email", message: t("fields.badEmail") }]}>
           <Input data-testid="profile-email" />
         </Form.Item>
-        <Form.Item label="New password (empty: unchanged)" name="password">
+        <Form.Item label={t("profile.language")} name="language">
+          <LanguagePicker testid="profile-language" />
+        </Form.Item>
+        <Form.Item label={t("profile.newPassword")} name="password">
           <Input.Password data-testid="profile-password" autoComplete="new-password" />
         </Form.Item>
         <Form.Item
-          label="Current password (needed for a new password)"
+          label={t("profile.oldPassword")}
           name="oldPassword"
           dependencies={["password"]}
           rules={[
@@ -95,7 +119,7 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
               validator: (_, value) =>
                 !getFieldValue("password") || value
                   ? Promise.resolve()
-                  : Promise.reject(new Error("Enter your current password to set a new one")),
+                  : Promise.reject(new Error(t("profile.oldPasswordNeeded"))),
             }),
           ]}
         >

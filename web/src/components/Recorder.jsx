@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react";
 import { Button, Tooltip, message } from "antd";
 import { StopOutlined } from "@ant-design/icons";
+import { useTranslation } from "react-i18next";
 
 const MIME = { audio: "audio/webm", video: "video/webm" };
 
@@ -12,6 +13,7 @@ export default function Recorder({ kind, icon, testid, onDone }) {
   const recorder = useRef(null);
   const chunks = useRef([]);
   const preview = useRef(null);
+  const { t } = useTranslation();
 
   useEffect(() => {
     if (preview.current && stream) preview.current.srcObject = stream;
@@ -29,7 +31,7 @@ export default function Recorder({ kind, icon, testid, onDone }) {
     try {
       s = await navigator.mediaDevices.getUserMedia({ audio: true, video: kind === "video" });
     } catch (e) {
-      message.error(`Cannot record: ${e.message}`);
+      message.error(t("recorder.cannot", { reason: e.message }));
       return;
     }
     const mimeType = MediaRecorder.isTypeSupported(MIME[kind]) ? MIME[kind] : "";
@@ -48,7 +50,7 @@ export default function Recorder({ kind, icon, testid, onDone }) {
       const blob = new Blob(chunks.current, { type: MIME[kind] });
       chunks.current = [];
       if (blob.size) onDone(blob);
-      else message.error("Nothing was recorded");
+      else message.error(t("recorder.nothing"));
     };
     rec.start(250);
     recorder.current = rec;
@@ -63,10 +65,13 @@ export default function Recorder({ kind, icon, testid, onDone }) {
     if (rec && rec.state !== "inactive") rec.stop();
   };
 
-  const label = kind === "video" ? "video message" : "voice message";
+  const video = kind === "video";
+  const label = recording
+    ? t(video ? "recorder.stopVideo" : "recorder.stopVoice")
+    : t(video ? "recorder.recordVideo" : "recorder.recordVoice");
   return (
     <>
-      <Tooltip title={recording ? `Stop and send the ${label}` : `Record a ${label}`}>
+      <Tooltip title={label}>
         <Button
           icon={recording ? <StopOutlined /> : icon}
           danger={recording}

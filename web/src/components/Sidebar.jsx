@@ -1,6 +1,6 @@
 // Left column: the user, connection state, search / add friend / join and
 // create group, and the conversation list with unread counts.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   Avatar,
   Badge,
@@ -23,15 +23,11 @@ import {
   TeamOutlined,
   UserOutlined,
 } from "@ant-design/icons";
+import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import ProfileModal from "./ProfileModal";
 
-const CONN_LABEL = {
-  connecting: ["processing", "connecting"],
-  open: ["success", "online"],
-  reconnecting: ["warning", "reconnecting"],
-  closed: ["default", "offline"],
-};
+const CONN_BADGE = { connecting: "processing", open: "success", reconnecting: "warning", closed: "default" };
 
 export default function Sidebar({
   me,
@@ -51,6 +47,14 @@ export default function Sidebar({
   const [groupOpen, setGroupOpen] = useState(false);
   const [profileOpen, setProfileOpen] = useState(false);
   const [groupForm] = Form.useForm();
+  const groupName = useRef(null);
+  const { t } = useTranslation();
+  const connLabel = {
+    connecting: t("conn.connecting"),
+    open: t("conn.online"),
+    reconnecting: t("conn.reconnecting"),
+    closed: t("conn.offline"),
+  };
 
   const search = async (name) => {
     name = name.trim();
@@ -59,7 +63,7 @@ export default function Sidebar({
     try {
       const r = await Api.findByName(name);
       setFound(r);
-      if (!r.user?.username && !r.group?.uuid) message.info(`Nobody and no group is called "${name}"`);
+      if (!r.user?.username && !r.group?.uuid) message.info(t("search.nothing", { name }));
     } catch {
       setFound(null);
     } finally {
@@ -70,7 +74,7 @@ export default function Sidebar({
   const addFriend = async (username) => {
     try {
       await Api.addFriend(me.uuid, username);
-      message.success(`${username} is now your friend`);
+      message.success(t("search.friendAdded", { name: username }));
       setFound(null);
       setQuery("");
       onChanged();
@@ -82,7 +86,7 @@ export default function Sidebar({
   const joinGroup = async (group) => {
     try {
       await Api.joinGroup(me.uuid, group.uuid);
-      message.success(`Joined ${group.name}`);
+      message.success(t("search.joined", { name: group.name }));
       setFound(null);
       setQuery("");
       onChanged();
@@ -95,7 +99,7 @@ export default function Sidebar({
     const values = await groupForm.validateFields();
     try {
       await Api.createGroup(me.uuid, values.name, values.notice || "");
-      message.success(`Group ${values.name} created`);
+      message.success(t("group.created", { name: values.name }));
       groupForm.resetFields();
       setGroupOpen(false);
       onChanged();
@@ -104,13 +108,14 @@ export default function Sidebar({
     }
   };
 
-  const [badge, label] = CONN_LABEL[connState] || CONN_LABEL.closed;
+  const badge = CONN_BADGE[connState] || CONN_BADGE.closed;
+  const label = connLabel[connState] || connLabel.closed;
   const isFriend = (username) => conversations.some((c) => c.kind === "user" && c.name === username);
   const isMember = (uuid) => conversations.some((c) => c.kind === "group" && c.key === uuid);
 
   return (
-    <div className="sidebar" data-testid="sidebar">
-      <div className="me-bar">
+    <nav className="sidebar" data-testid="sidebar" aria-label={t("a11y.conversations")}>
+      <header className="me-bar">
         <Avatar src={me.avatar ? fileUrl(me.avatar) : undefined} icon={<UserOutlined />} data-testid="me-avatar" />
         <div className="me-name">
           <Typography.Text strong data-testid="me-name">
@@ -118,13 +123,20 @@ export default function Sidebar({
           </Typography.Text>
           <Badge status={badge} text={label} data-testid="conn-status" data-state={connState} />
         </div>
+        <Button
+          icon={<UserOutlined />}
+          onClick={() => setProfileOpen(true)}
+          data-testid="profile-button"
+          aria-label={t("menu.profile")}
+          title={t("menu.profile")}
+        />
         <Dropdown
           trigger={["click"]}
           menu={{
             items: [
-              { key: "profile", icon: <SettingOutlined />, label: <span data-testid="profile-open">Profile</span> },
-              { key: "group", icon: <PlusOutlined />, label: <span data-testid="create-group-open">New group</span> },
-              { key: "logout", icon: <LogoutOutlined />, label: <span data-testid="logout">Log out</span> },
+              { key: "profile", icon: <SettingOutlined />, label: <span data-testid="profile-open">{t("menu.profile")}</span> },
+              { key: "group", icon: <PlusOutlined />, label: <span data-testid="create-group-open">{t("menu.newGroup")}</span> },
+              { key: "logout", icon: <LogoutOutlined />, label: <span data-testid="logout">{t("menu.logout")}</span> },
             ],
             onClick: ({ key }) => {
               if (key === "profile") setProfileOpen(true);
@@ -133,13 +145,14 @@ export default function Sidebar({
             },
           }}
         >
-          <Button icon={<SettingOutlined />} data-testid="menu-open" aria-label="menu" />
+          <Button icon={<SettingOutlined />} data-testid="menu-open" aria-label={t("menu.open")} title={t("menu.open")} />
         </Dropdown>
-      </div>
+      </header>
       <div className="search-bar">
         <Input.Search
-          placeholder="Find a user or group by exact name"
-          enterButton="Find"
+          placeholder={t("search.placeholder")}
+          aria-label={t("search.placeholder")}
+          enterButton={t("search.find")}
           loading={searching}
           value={query}
           onChange={(e) => setQuery(e.target.value)}
@@ -153,12 +166,12 @@ export default function Sidebar({
                 <Avatar size="small" src={found.user.avatar ? fileUrl(found.user.avatar) : undefined} icon={<UserOutlined />} />
                 <span data-testid="search-result-user">{found.user.nickname || found.user.username}</span>
                 {found.user.username === me.username ? (
-                  <Tag>you</Tag>
+                  <Tag>{t("search.you")}</Tag>
                 ) : isFriend(found.user.username) ? (
-                  <Tag color="green">friend</Tag>
+                  <Tag>{t("search.friend")}</Tag>
                 ) : (
                   <Button size="small" type="primary" onClick={() => addFriend(found.user.username)} data-testid="add-friend">
-                    Add friend
+                    {t("search.addFriend")}
                   </Button>
                 )}
               </Space>
@@ -168,10 +181,10 @@ export default function Sidebar({
                 <Avatar size="small" icon={<TeamOutlined />} />
                 <span data-testid="search-result-group">{found.group.name}</span>
                 {isMember(found.group.uuid) ? (
-                  <Tag color="green">member</Tag>
+                  <Tag>{t("search.member")}</Tag>
                 ) : (
                   <Button size="small" type="primary" onClick={() => joinGroup(found.group)} data-testid="join-group">
-                    Join group
+                    {t("search.joinGroup")}
                   </Button>
                 )}
               </Space>
@@ -182,10 +195,11 @@ export default function Sidebar({
       <List
         className="conv-list"
         dataSource={conversations}
-        locale={{ emptyText: "No friends or groups yet: find someone above" }}
+        locale={{ emptyText: t("list.empty") }}
         renderItem={(c) => (
           <List.Item
             className={`conv-item ${c.key === activeKey ? "active" : ""}`}
+            aria-current={c.key === activeKey ? "true" : undefined}
             onClick={() => onOpen(c.key)}
             data-testid="conv-item"
             data-name={c.name}
@@ -200,13 +214,18 @@ export default function Sidebar({
               }
               title={
                 <span>
-                  {c.title}
-                  {c.kind === "group" && <Tag className="group-tag">group</Tag>}
-                  {unread[c.key] > 0 && (
-                    <span className="unread-count" data-testid="unread" data-count={unread[c.key]}>
-                      <Badge count={unread[c.key]} />
-                    </span>
-                  )}
+                  {/* The list item opens on a click anywhere; this button is its
+                      keyboard and screen-reader way in. */}
+                  <button type="button" className="conv-open" data-testid="conv-open">
+                    {c.title}
+                    {c.kind === "group" && <Tag className="group-tag">{t("list.group")}</Tag>}
+                    {unread[c.key] > 0 && (
+                      <span className="unread-count" data-testid="unread" data-count={unread[c.key]}>
+                        <Badge count={unread[c.key]} aria-hidden="true" />
+                        <span className="sr-only">{t("list.unread", { count: unread[c.key] })}</span>
+                      </span>
+                    )}
+                  </button>
                 </span>
               }
               description={<span className="conv-last">{lastText[c.key] || (c.kind === "group" ? c.notice : "") || " "}</span>}
@@ -215,23 +234,25 @@ export default function Sidebar({
         )}
       />
       <Modal
-        title="New group"
+        title={t("group.new")}
         open={groupOpen}
         onOk={createGroup}
         onCancel={() => setGroupOpen(false)}
-        okText="Create"
+        okText={t("group.create")}
+        afterOpenChange={(opened) => opened && groupName.current && groupName.current.focus()}
+        cancelText={t("common.cancel")}
         okButtonProps={{ "data-testid": "create-group-submit" }}
       >
         <Form form={groupForm} layout="vertical">
-          <Form.Item label="Name" name="name" rules={[{ required: true }]}>
-            <Input data-testid="group-name" />
+          <Form.Item label={t("group.name")} name="name" rules={[{ required: true, message: t("fields.required") }]}>
+            <Input data-testid="group-name" ref={groupName} />
           </Form.Item>
-          <Form.Item label="Notice" name="notice">
+          <Form.Item label={t("group.notice")} name="notice">
             <Input data-testid="group-notice" />
           </Form.Item>
         </Form>
       </Modal>
       <ProfileModal open={profileOpen} me={me} setMe={setMe} onClose={() => setProfileOpen(false)} />
-    </div>
+    </nav>
   );
 }

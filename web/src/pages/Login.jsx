@@ -1,9 +1,12 @@
 import { useEffect, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { Button, Card, Form, Input, Typography } from "antd";
+import { Button, Form, Input, Typography } from "antd";
+import { Trans, useTranslation } from "react-i18next";
 import { Api } from "../api";
+import AuthLayout from "./AuthLayout";
 
 export default function Login() {
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
 
@@ -33,23 +36,21 @@ export default function Login() {
   };
 
   return (
-    <div className="auth-page">
-      <Card title="chat-trio: log in" className="auth-card">
-        <Form layout="vertical" onFinish={onFinish}>
-          <Form.Item label="Username" name="username" rules={[{ required: true }]}>
-            <Input data-testid="login-username" autoComplete="username" />
-          </Form.Item>
-          <Form.Item label="Password" name="password" rules={[{ required: true }]}>
-            <Input.Password data-testid="login-password" autoComplete="current-password" />
-          </Form.Item>
-          <Button type="primary" htmlType="submit" block loading={busy} data-testid="login-submit">
-            Log in
-          </Button>
-        </Form>
-        <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-          No account? <Link to="/register" data-testid="goto-register">Register</Link>
-        </Typography.Paragraph>
-      </Card>
-    </div>
+    <AuthLayout title={t("login.title")}>
+      <Form layout="vertical" onFinish={onFinish}>
+        <Form.Item label={t("fields.username")} name="username" rules={[{ required: true, message: t("fields.required") }]}>
+          <Input data-testid="login-username" autoComplete="username" autoFocus />
+        </Form.Item>
+        <Form.Item label={t("fields.password")} name="password" rules={[{ required: true, message: t("fields.required") }]}>
+          <Input.Password data-testid="login-password" autoComplete="current-password" />
+        </Form.Item>
+        <Button type="primary" htmlType="submit" block loading={busy} data-testid="login-submit">
+          {t("login.submit")}
+        </Button>
+      </Form>
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Trans i18nKey="login.noAccount" components={{ go: <Link to="/register" data-testid="goto-register" /> }} />
+      </Typography.Paragraph>
+    </AuthLayout>
   );
 }

@@ -3,6 +3,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { Spin, message, notification } from "antd";
+import { useTranslation } from "react-i18next";
+import i18n, { applyLanguage, errorText } from "../i18n";
 import { Api } from "../api";
 import { ChatSocket } from "../socket";
 import { CallManager, isCallFrame } from "../call";
@@ -64,22 +66,28 @@ function fromFrame(msg) {
   };
 }
 
+// A message in one line, for the conversation list, notifications and the
+// screen reader's announcement.
 function preview(m) {
+  const t = i18n.t;
   switch (m.contentType) {
     case CT.TEXT:
-      return m.content.length > 80 ? `${m.content.slice(0, 80)}…` : m.content;
+      return m.content.length > 80 ? t("preview.cut", { text: m.content.slice(0, 80) }) : m.content;
     case CT.IMAGE:
-      return "[image]";
+      return t("preview.image");
     case CT.AUDIO:
-      return "[voice]";
+      return t("preview.voice");
     case CT.VIDEO:
-      return "[video]";
+      return t("preview.video");
     default:
-      return m.content && !m.content.startsWith("data:") ? `[file] ${m.content}` : "[file]";
+      return m.content && !m.content.startsWith("data:")
+        ? t("preview.namedFile", { name: m.content })
+        : t("preview.file");
   }
 }
 
 export default function Panel() {
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const narrow = useNarrow();
   const [me, setMe] = useState(null);
@@ -93,6 +101,8 @@ export default function Panel() {
   const [connState, setConnState] = useState("connecting");
   const [callState, setCallState] = useState({ phase: "idle" });
   const [frame, setFrame] = useState(null);
+  // What the polite live region last announced (new messages), for screen readers.
+  const [announcement, setAnnouncement] = useState("");
   const socketRef = useRef(null);
   const callRef = useRef(null);
   const activeRef = useRef(null);
@@ -104,6 +114,7 @@ export default function Panel() {
     Promise.all([Api.me(), Api.clientConfig().catch(() => null)])
       .then(([user, cfg]) => {
         if (!live) return;
+        applyLanguage(user.language);
         setMe(user);
         setConfig(cfg || { iceServers: [], heartbeatSeconds: 10, maxUploadBytes: 0 });
         if (!location.pathname.startsWith(`/panel/${user.uuid}`)) {
@@ -121,8 +132,8 @@ export default function Panel() {
   // The tab's title carries the number of unread messages.
   useEffect(() => {
     const total = Object.values(unread).reduce((a, n) => a + n, 0);
-    document.title = total > 0 ? `(${total}) chat-trio` : "chat-trio";
-  }, [unread]);
+    document.title = total > 0 ? t("app.titleUnread", { count: total }) : t("app.title");
+  }, [unread, t]);
 
   const conversations = useMemo(() => {
     const list = [
@@ -230,7 +241,7 @@ export default function Panel() {
     const calls = new CallManager({
       send: (fields) => socket.send(fields),
       iceServers: config.iceServers || [],
-      notify: (text, level = "info") => message[level](text),
+      notify: (key, values, level = "info") => message[level](i18n.t(key, values)),
     });
     callRef.current = calls;
     const unsubCall = calls.subscribe((s) => setCallState(s));
@@ -252,7 +263,7 @@ export default function Panel() {
     socket.on("open", ({ reconnected }) => {
       window.__chatTrio.connects = socket.connects;
       if (reconnected) {
-        message.success("Reconnected");
+        message.success(i18n.t("conn.reconnected"));
         refreshLists();
         const conv = convsRef.current[activeRef.current];
         if (conv) loadHistory(conv);
@@ -272,8 +283,9 @@ export default function Panel() {
         return;
       }
       if (msg.type === "error") {
-        if (msg.clientId) patchByClientId(msg.clientId, { status: "failed", error: msg.content });
-        message.error(msg.content || `error ${msg.code}`);
+        const text = errorText(msg.errorKey, msg.content || i18n.t("errors.status", { status: msg.code }));
+        if (msg.clientId) patchByClientId(msg.clientId, { status: "failed", error: text });
+        message.error(text);
         return;
       }
       if (isCallFrame(msg)) {
@@ -301,13 +313,19 @@ export default function Panel() {
       });
       setLastText((t) => ({ ...t, [key]: preview(m) }));
       const conv = convsRef.current[key];
+      const sender = msg.fromUsername || i18n.t("notify.someone");
+      const where = conv && conv.kind === "group" ? conv.name : "";
+      setAnnouncement(
+        where
+          ? i18n.t("notify.announceGroup", { name: sender, group: where, text: preview(m) })
+          : i18n.t("notify.announce", { name: sender, text: preview(m) }),
+      );
       if (!conv) refreshLists();
       if (key !== activeRef.current || document.hidden) {
         if (key !== activeRef.current) setUnread((u) => ({ ...u, [key]: (u[key] || 0) + 1 }));
-        const where = conv && conv.kind === "group" ? ` in ${conv.name}` : "";
         notification.info({
           key: `msg-${key}`,
-          message: `${msg.fromUsername || "Someone"}${where}`,
+          message: where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender,
           description: preview(m),
           placement: "topRight",
           duration: 4,
@@ -356,8 +374,8 @@ export default function Panel() {
         clientId,
       });
       if (!ok) {
-        patchByClientId(clientId, { status: "failed", error: "not connected" });
-        message.error("Not connected to the server: the message was not sent");
+        patchByClientId(clientId, { status: "failed", error: i18n.t("chat.notConnectedShort") });
+        message.error(i18n.t("chat.notConnected"));
       }
     },
     [me],
@@ -380,9 +398,9 @@ export default function Panel() {
 
   if (!me || !config) {
     return (
-      <div className="auth-page">
-        <Spin />
-      </div>
+      <main className="auth-page">
+        <Spin aria-label={t("app.loading")} />
+      </main>
     );
   }
 
@@ -422,6 +440,9 @@ export default function Panel() {
         />
       )}
       <CallPanel state={callState} calls={callRef.current} />
+      <div className="sr-only" aria-live="polite" role="status" data-testid="live-region">
+        {announcement}
+      </div>
       <FrameViewer frame={frame} onClose={() => setFrame(null)} />
     </div>
   );

@@ -1,9 +1,12 @@
 import { useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { Button, Card, Form, Input, Typography, message } from "antd";
+import { Button, Form, Input, Typography, message } from "antd";
+import { Trans, useTranslation } from "react-i18next";
 import { Api } from "../api";
+import AuthLayout from "./AuthLayout";
 
 export default function Register() {
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
 
@@ -11,7 +14,7 @@ export default function Register() {
     setBusy(true);
     try {
       await Api.register(values);
-      message.success("Registered: log in now");
+      message.success(t("register.done"));
       navigate("/login");
     } catch {
       // api() has shown the reason.
@@ -21,29 +24,27 @@ export default function Register() {
   };
 
   return (
-    <div className="auth-page">
-      <Card title="chat-trio: register" className="auth-card">
-        <Form layout="vertical" onFinish={onFinish}>
-          <Form.Item label="Username" name="username" rules={[{ required: true }]}>
-            <Input data-testid="register-username" autoComplete="username" />
-          </Form.Item>
-          <Form.Item label="Password" name="password" rules={[{ required: true }]}>
-            <Input.Password data-testid="register-password" autoComplete="new-password" />
-          </Form.Item>
-          <Form.Item label="Nickname" name="nickname">
-            <Input data-testid="register-nickname" />
-          </Form.Item>
-          <Form.Item label="Email" name="email" rules={[{ type: "email" }]}>
-            <Input data-testid="register-email" />
-          </Form.Item>
-          <Button type="primary" htmlType="submit" block loading={busy} data-testid="register-submit">
-            Register
-          </Button>
-        </Form>
-        <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
-          Have an account? <Link to="/login" data-testid="goto-login">Log in</Link>
-        </Typography.Paragraph>
-      </Card>
-    </div>
+    <AuthLayout title={t("register.title")}>
+      <Form layout="vertical" onFinish={onFinish}>
+        <Form.Item label={t("fields.username")} name="username" rules={[{ required: true, message: t("fields.required") }]}>
+          <Input data-testid="register-username" autoComplete="username" autoFocus />
+        </Form.Item>
+        <Form.Item label={t("fields.password")} name="password" rules={[{ required: true, message: t("fields.required") }]}>
+          <Input.Password data-testid="register-password" autoComplete="new-password" />
+        </Form.Item>
+        <Form.Item label={t("fields.nickname")} name="nickname">
+          <Input data-testid="register-nickname" />
+        </Form.Item>
+        <Form.Item label={t("fields.email")} name="email" rules={[{ type: "email", message: t("fields.badEmail") }]}>
+          <Input data-testid="register-email" />
+        </Form.Item>
+        <Button type="primary" htmlType="submit" block loading={busy} data-testid="register-submit">
+          {t("register.submit")}
+        </Button>
+      </Form>
+      <Typography.Paragraph style={{ marginTop: 16, marginBottom: 0 }}>
+        <Trans i18nKey="register.haveAccount" components={{ go: <Link to="/login" data-testid="goto-login" /> }} />
+      </Typography.Paragraph>
+    </AuthLayout>
   );
 }
