@@ -238,6 +238,21 @@ class WebSocket:
                 broke the protocol (``code`` is the code to close with), or the
                 connection broke (``code`` is None).
         """
+        while True:
+            message = self.receive_nowait()
+            if message is not None:
+                return message
+            await self._receive_some()
+
+    def receive_nowait(self) -> bytes | str | None:
+        """The next message if one is already buffered, else None; never waits.
+
+        Control frames buffered before it are handled on the way (pings answered,
+        pongs ignored, a close raised), as :meth:`receive` does.
+
+        Raises:
+            TransportClosed: as for :meth:`receive`.
+        """
         reader = self._reader
         while True:
             try:
@@ -245,8 +260,7 @@ class WebSocket:
             except FrameError as exc:
                 raise TransportClosed(exc.code, exc.reason) from None
             if item is None:
-                await self._receive_some()
-                continue
+                return None
             opcode = item.opcode
             if opcode == frames.OP_BINARY:
                 return item.payload
