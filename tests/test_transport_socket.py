@@ -87,11 +87,18 @@ async def test_order_kept_through_partial_writes_and_backlog(
 ) -> None:
     server, client = pair
     ws = open_ws(server)
+    idle_pair = socket.socketpair()
+    idle = open_ws(idle_pair[0])  # a connection that never queues a frame
     sent = payloads(60)
     for p in sent:
         ws.send_nowait(p)
     assert ws.backlog_frames > 0  # the socket could not take it all
     assert ws._head_sent > 0  # and it took a frame in part
+    # The backlog is this connection's own, made when needed: the idle one's
+    # (shared, empty) never sees these frames.
+    assert idle.backlog_frames == 0 and ws._backlog is not idle._backlog
+    for end in idle_pair:
+        end.close()
     received = bytearray()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
