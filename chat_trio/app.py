@@ -31,6 +31,7 @@ closed.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -66,6 +67,12 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return hc
 
 
+def single_node(config: Config) -> bool:
+    """Whether this server is the only node: an SQLite file (one machine, one
+    writer) and no bus to other nodes."""
+    return config.database.backend == "sqlite" and config.msg_channel.channel_type != "redis"
+
+
 async def serve(
     config: Config,
     *,
@@ -98,6 +105,10 @@ async def serve(
         writer = StoreWriter(store, hub.inbox, metrics=metrics, bus=bus)
         directory = Directory(store)
         accounts = Accounts(store, config.auth, config.limits, directory=directory)
+        if single_node(config):
+            # Every logout and password change happens here, and each drops its
+            # tokens from the cache at once: no need to ask the database again.
+            accounts.trust_seconds = math.inf
         # A login ended on any node ends on every node: its cache entry and sessions.
         accounts.on_revoked = bus.publish_revocation
         bus.on_revocation = accounts.forget
