@@ -78,6 +78,11 @@ class Transport(Protocol):
         is done. Run by the session's writer task only."""
         ...
 
+    def set_writer_hook(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook()`` once, the first time there is anything for ``run_writer``
+        to do (queued messages, a broken connection, the close); None: never."""
+        ...
+
     async def close(self, code: int, reason: str) -> None:
         """Close the connection (best effort; never raises)."""
         ...
@@ -176,14 +181,23 @@ class Session:
                 nursery.cancel_scope.deadline = self._login_expires_at
                 if self._closing:  # closed before the nursery existed
                     nursery.cancel_scope.cancel()
-                nursery.start_soon(self._writer, nursery.cancel_scope)
-                await self._reader()
-                if self._draining and not self._closing:
-                    # Acks for what was read may still be coming: keep writing
-                    # until the server closes this session.
-                    self.reading_done.set()
-                    await trio.sleep_forever()
-                nursery.cancel_scope.cancel()
+                scope = nursery.cancel_scope
+                # The writer task only when the transport has work for it: a client
+                # that keeps up is written to directly and never needs one.
+                self._transport.set_writer_hook(
+                    lambda: nursery.start_soon(self._writer, scope)
+                )
+                try:
+                    await self._reader()
+                    if self._draining and not self._closing:
+                        # Acks for what was read may still be coming: keep writing
+                        # until the server closes this session.
+                        self.reading_done.set()
+                        await trio.sleep_forever()
+                    nursery.cancel_scope.cancel()
+                finally:
+                    # The nursery takes no new task once this block is left.
+                    self._transport.set_writer_hook(None)
             if not self._closing and trio.current_time() >= self._login_expires_at:
                 log.info("%r: closing, login expired", self)
                 self._closing = True

@@ -8,6 +8,7 @@ real socket, with a small real timeout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -45,6 +46,9 @@ class ChannelTransport:
             self.outgoing.send_nowait(data)
         except trio.ClosedResourceError:
             raise TransportClosed() from None
+
+    def set_writer_hook(self, hook: Callable[[], None] | None) -> None:
+        pass  # send_nowait delivers at once: a writer never has work
 
     async def run_writer(self) -> None:
         await self.closed.wait()  # send_nowait delivers at once: nothing to write later

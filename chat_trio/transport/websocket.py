@@ -46,6 +46,7 @@ from __future__ import annotations
 import collections
 import logging
 import socket
+from collections.abc import Callable
 
 import trio
 
@@ -123,7 +124,11 @@ class WebSocket:
         self._backlog_bytes = 0
         #: Bytes of ``_backlog[0]`` already written.
         self._head_sent = 0
-        self._wakeup = trio.Event()
+        #: What the writer task waits on, made only while it waits.
+        self._wakeup: trio.Event | None = None
+        #: Called once, the first time there is work for a writer task (see
+        #: :meth:`set_writer_hook`); None once called, or when nobody asked.
+        self._writer_hook: Callable[[], None] | None = None
         self._broken = False  # the socket failed; nothing more can be written
         self._closing = False  # the close frame is queued or sent; no more data frames
         self._peer_closed = False  # the client's close frame arrived
@@ -167,7 +172,24 @@ class WebSocket:
             backlog.append(data)
             self._backlog_bytes = len(data)
             self._head_sent = sent
+            self._wake()
+
+    def set_writer_hook(self, hook: Callable[[], None] | None) -> None:
+        """Have ``hook()`` called (once, synchronously) the first time a writer task
+        has work: a backlog, a broken socket, or the close frame to send.
+
+        So a connection whose client keeps up never needs a writer task at all (a
+        sleeping task is about 2.4 KB); the session starts it from the hook.
+        """
+        self._writer_hook = hook
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
             self._wakeup.set()
+        hook = self._writer_hook
+        if hook is not None:
+            self._writer_hook = None
+            hook()
 
     def _own_backlog(self) -> collections.deque[bytes]:
         """The connection's own backlog, made on first use (never append to the shared one)."""
@@ -225,8 +247,10 @@ class WebSocket:
                 await trio.lowlevel.wait_writable(self._sock)
             if self._broken or (self._closing and not self._backlog):
                 return
-            await self._wakeup.wait()
+            # No checkpoint since the checks above: nothing can wake us in between.
             self._wakeup = trio.Event()
+            await self._wakeup.wait()
+            self._wakeup = None
 
     def _break(self, exc: OSError) -> None:
         if not self._broken:
@@ -235,7 +259,7 @@ class WebSocket:
         self._backlog.clear()
         self._backlog_bytes = 0
         self._head_sent = 0
-        self._wakeup.set()
+        self._wake()
 
     # -- receiving ----------------------------------------------------------------
 
@@ -340,7 +364,7 @@ class WebSocket:
             backlog.clear()
         backlog.append(frames.close_frame(code, reason))
         self._backlog_bytes = sum(len(f) for f in backlog)  # two frames at most
-        self._wakeup.set()
+        self._wake()
         self._flush_nowait()
 
     async def close(self, code: int, reason: str = "") -> None:
