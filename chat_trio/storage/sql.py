@@ -427,6 +427,9 @@ class SqlStore:
                     seen[key] = len(fresh)
                 fresh.append(m)
             ids = self._insert_rows(conn, [self._row(m) for m in fresh])
+        if not existing and len(fresh) == len(batch):  # nothing retried: all are new
+            stored = self._stored
+            return [(stored(m, i, m.created_at_ms), True) for m, i in zip(batch, ids, strict=True)]
         stored_fresh = {
             id(m): self._stored(m, i, m.created_at_ms) for m, i in zip(fresh, ids, strict=True)
         }
