@@ -32,6 +32,7 @@ closed.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -68,6 +69,12 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     # The front door runs the keep-alive timer with this (transport/frontdoor.py).
     hc.keep_alive_timeout = config.server.keep_alive_timeout
     return hc
+
+
+def single_node(config: Config) -> bool:
+    """Whether this server is the only node: an SQLite file (one machine, one
+    writer) and no bus to other nodes."""
+    return config.database.backend == "sqlite" and config.msg_channel.channel_type != "redis"
 
 
 async def serve(
@@ -114,6 +121,10 @@ async def serve(
         directory = Directory(store)
         accounts = Accounts(store, config.auth, config.limits, directory=directory)
         reads = ReadState(store, directory, hub.inbox, bus)
+        if single_node(config):
+            # Every logout and password change happens here, and each drops its
+            # tokens from the cache at once: no need to ask the database again.
+            accounts.trust_seconds = math.inf
         # A login ended on any node ends on every node: its cache entry and sessions.
         accounts.on_revoked = bus.publish_revocation
         bus.on_revocation = accounts.forget

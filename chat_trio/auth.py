@@ -222,6 +222,11 @@ class Accounts:
         # token hash -> whose it is, how long it is trusted, when it expires: every
         # request and handshake asks, and the database answer costs a thread hop.
         self._tokens: OrderedDict[str, _Cached] = OrderedDict()
+        #: How long a checked or issued token is trusted without asking the database
+        #: again (never past its expiry). TOKEN_CACHE_SECONDS bounds what another node's
+        #: revocation can miss while the bus is away; a server that is the only node
+        #: sees every revocation itself, and app.py trusts for the token's whole life.
+        self.trust_seconds = TOKEN_CACHE_SECONDS
         # Bumped by every revocation: a lookup that a revocation overtook is not cached.
         self._generation = 0
         self._hasher = PasswordHasher(
@@ -394,7 +399,7 @@ class Accounts:
 
     def _trust(self, hashed: str, user: User, expires_at_ms: int) -> None:
         self._tokens[hashed] = _Cached(
-            user.id, user.uuid, trio.current_time() + TOKEN_CACHE_SECONDS, expires_at_ms
+            user.id, user.uuid, trio.current_time() + self.trust_seconds, expires_at_ms
         )
         self._tokens.move_to_end(hashed)
         if len(self._tokens) > _TOKEN_CACHE_SIZE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import getpass
 import logging
 import os
@@ -115,9 +116,17 @@ async def _serve(config: Config) -> None:
                 return
 
     async with trio.open_nursery() as nursery:
+
+        async def run_server(task_status: trio.TaskStatus[str]) -> None:
+            await serve(config, shutdown_trigger=shutdown.wait, task_status=task_status)
+            nursery.cancel_scope.cancel()
+
         await nursery.start(watch_signals)
-        await serve(config, shutdown_trigger=shutdown.wait)
-        nursery.cancel_scope.cancel()
+        await nursery.start(run_server)
+        # Everything made at start-up (modules, the app, the schema) lives as long as
+        # the process: kept out of the cyclic collector's walks, so that a full
+        # collection, which connections trigger as they open, walks only what they made.
+        gc.freeze()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 
 import trio
 import trio.testing
 
+from chat_trio.app import single_node
 from chat_trio.auth import COOKIE_NAME, TOKEN_CACHE_SECONDS, Accounts, carried_token, token_hash
 from chat_trio.bus import Revocation
 from chat_trio.storage import open_storage
@@ -38,6 +40,32 @@ async def test_a_logout_elsewhere_takes_effect_within_the_cache_time(
         assert await accounts.user_for_token(token) == user  # still trusted here, briefly
         await trio.sleep(TOKEN_CACHE_SECONDS + 1)
         assert await accounts.user_for_token(token) is None
+
+
+async def test_the_only_node_trusts_a_token_for_its_life_and_still_ends_it_at_once(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """On a single node (app.single_node) every revocation happens here: a token is
+    trusted past TOKEN_CACHE_SECONDS without the database, and a logout ends it at once."""
+    config = server_config(tmp_path)
+    assert single_node(config)
+    assert not single_node(config.replace("msg_channel", channel_type="redis"))
+    assert not single_node(config.replace("database", backend="mysql"))
+    async with open_storage(config) as store:
+        accounts = Accounts(store, config.auth)
+        accounts.trust_seconds = math.inf
+        user = await store.create_user(
+            uuid="u-1", username="u1", password_hash="x", nickname="", email=""
+        )
+        token, other = await accounts.issue_token(user), await accounts.issue_token(user)
+        await trio.sleep(TOKEN_CACHE_SECONDS * 10)
+        # The row is gone, yet the token is known: the answer came from the cache.
+        await store.delete_login(token_hash(other))
+        assert await accounts.user_for_token(other) == user
+        await accounts.logout(token)
+        assert await accounts.user_for_token(token) is None
+        await accounts.revoke_other_logins(user, keep_token=token)
+        assert await accounts.user_for_token(other) is None
 
 
 async def test_a_logout_here_takes_effect_at_once(tmp_path: Path) -> None:

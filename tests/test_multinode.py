@@ -471,6 +471,9 @@ async def test_presence_and_typing_cross_nodes_and_last_seen_is_shared(cluster: 
         await alice_elsewhere.login(alice.me.username if alice.me else "", PASSWORD)
         bob_name = bob.me.username if bob.me else ""
         await alice.request("POST", "/friend", json={"friendUsername": bob_name})
+        alice_name = alice.me.username if alice.me else ""
+        # the second add accepts the first: now they are friends
+        await bob.request("POST", "/friend", json={"friendUsername": alice_name})
         await carol.request("POST", f"/group/{me(carol)}", json={"name": _name("g"), "notice": ""})
         group = str((await carol.request("GET", f"/group/{me(carol)}"))[0]["uuid"])
         await alice.request("POST", f"/group/join/{me(alice)}/{group}")

@@ -8,6 +8,7 @@ real socket, with a small real timeout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -37,11 +38,17 @@ class ChannelTransport:
         except trio.EndOfChannel:
             raise TransportClosed() from None
 
+    def receive_nowait(self) -> bytes | str | None:
+        return None  # every frame goes through receive(), under the idle timer
+
     def send_nowait(self, data: bytes) -> None:
         try:
             self.outgoing.send_nowait(data)
         except trio.ClosedResourceError:
             raise TransportClosed() from None
+
+    def set_writer_hook(self, hook: Callable[[], None] | None) -> None:
+        pass  # send_nowait delivers at once: a writer never has work
 
     async def run_writer(self) -> None:
         await self.closed.wait()  # send_nowait delivers at once: nothing to write later

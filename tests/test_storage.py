@@ -79,7 +79,7 @@ async def test_batch_without_returning_is_one_insert_per_row(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """MySQL has no INSERT ... RETURNING: the same batch, one INSERT per row, one commit."""
-    monkeypatch.setattr(sql_mod, "_batch_returning", lambda _conn: False)
+    monkeypatch.setattr(sql_mod, "_batch_path", lambda _conn: "")
     a, b = await new_user(store), await new_user(store)
     batch = [message(a, b, f"m{i}", client_id=f"c{i}") for i in range(20)]
     stored = await store.store_messages([*batch, batch[3]])

@@ -82,16 +82,54 @@ async def test_direct_write_needs_no_writer_task(pair: tuple[socket.socket, sock
         await ws.aclose()
 
 
+async def test_the_writer_hook_fires_once_and_only_when_a_frame_has_to_wait(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A client that keeps up needs no writer task: the session starts one from the hook."""
+    server, client = pair
+    ws = open_ws(server)
+    calls: list[int] = []
+    ws.set_writer_hook(lambda: calls.append(ws.backlog_frames))
+    ws.send_nowait(b"small")
+    assert calls == []  # written directly: no work for a writer
+    for p in payloads(20):
+        ws.send_nowait(p)
+    assert calls == [1]  # the first frame that had to wait, and only once
+    assert ws.backlog_frames > 1
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ws.run_writer)
+            sent = [b"small", *payloads(20)]
+            expected = sum(len(frames.frame(frames.OP_BINARY, p)) for p in sent)
+            got = b""
+            while len(got) < expected:
+                got += await read_all(client, until_eof=False)
+                if len(got) < expected:
+                    await trio.lowlevel.wait_readable(client)
+            assert [p for _, p in parse_server_frames(got)] == sent
+            ws.start_close(1000)
+        client.shutdown(socket.SHUT_WR)
+        await ws.aclose()
+    assert calls == [1]
+
+
 async def test_order_kept_through_partial_writes_and_backlog(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     server, client = pair
     ws = open_ws(server)
+    idle_pair = socket.socketpair()
+    idle = open_ws(idle_pair[0])  # a connection that never queues a frame
     sent = payloads(60)
     for p in sent:
         ws.send_nowait(p)
     assert ws.backlog_frames > 0  # the socket could not take it all
     assert ws._head_sent > 0  # and it took a frame in part
+    # The backlog is this connection's own, made when needed: the idle one's
+    # (shared, empty) never sees these frames.
+    assert idle.backlog_frames == 0 and ws._backlog is not idle._backlog
+    for end in idle_pair:
+        end.close()
     received = bytearray()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:

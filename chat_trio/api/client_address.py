@@ -83,8 +83,10 @@ class TrustedProxies:
             forwarded_for: every ``X-Forwarded-For`` header, joined with ", ".
             real_ip: the ``X-Real-IP`` header.
         """
+        if not self._networks:  # the default: no address is parsed per request
+            return peer
         current = parse_address(peer)
-        if current is None or not self._networks or not self.trusts(current):
+        if current is None or not self.trusts(current):
             return peer
         hops = [hop for hop in forwarded_for.split(",") if hop.strip()]
         if hops:

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
+from prometheus_client import Counter
 
 from chat_trio import codec
 from chat_trio.bus import Bus, MemoryBus
@@ -122,6 +123,9 @@ class Intake:
         self._call_peer = call_peer
         self._metrics = metrics or Metrics()
         self._reads = reads or ReadState(store, directory, hub_inbox, bus or MemoryBus())
+        #: ``messages_received`` by label, looked up once each: ``labels()`` per frame
+        #: was 4 % of the 1:1 benchmark's samples.
+        self._received: dict[str, Counter] = {}
 
     async def handle(self, session: Session, message: codec.Message) -> None:
         """Take one decoded frame from ``session``. Raises ProtocolError to refuse it."""
@@ -137,7 +141,10 @@ class Intake:
         except ProtocolError as refused:
             self._metrics.messages_refused.labels(str(refused.code)).inc()
             raise
-        self._metrics.messages_received.labels(kind).inc()
+        counter = self._received.get(kind)
+        if counter is None:
+            counter = self._received[kind] = self._metrics.messages_received.labels(kind)
+        counter.inc()
 
     async def _take(self, session: Session, message: codec.Message) -> str:
         """The path of one frame; returns the ``messages_received`` label it counts as."""
@@ -191,7 +198,11 @@ class Intake:
             client_id=message.clientId,
             created_at_ms=time.time_ns() // 1_000_000,
         )
-        await self._persist.send(
-            PersistRequest(new, session, addressee.recipients, received_at=trio.current_time())
-        )
+        request = PersistRequest(new, session, addressee.recipients, trio.current_time())
+        try:
+            # No wait and no schedule point while the writer's queue has room; the
+            # reader checkpoints on its next read from the socket.
+            self._persist.send_nowait(request)
+        except trio.WouldBlock:
+            await self._persist.send(request)
         return content.content_type

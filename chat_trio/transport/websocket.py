@@ -46,6 +46,7 @@ from __future__ import annotations
 import collections
 import logging
 import socket
+from collections.abc import Callable
 
 import trio
 
@@ -60,6 +61,9 @@ RECEIVE_BYTES = 64 * 1024
 GATHER_FRAMES = 64
 #: After the close frame is sent, how long to wait for the client's answer.
 CLOSE_WAIT_SECONDS = 5.0
+#: The backlog of every connection that never had to queue a frame: always empty
+#: (``_own_backlog`` replaces it before anything is appended).
+_NO_BACKLOG: collections.deque[bytes] = collections.deque()
 
 
 class TransportClosed(Exception):
@@ -113,12 +117,18 @@ class WebSocket:
         self._max_backlog = max_backlog_frames
         self._max_backlog_bytes = max_backlog_bytes
         #: Frames not written yet, oldest first; the first may be partly written.
-        self._backlog: collections.deque[bytes] = collections.deque()
+        #: The shared empty ``_NO_BACKLOG`` until a frame first has to wait: an idle
+        #: connection does not pay for a deque's first block (about 700 bytes).
+        self._backlog: collections.deque[bytes] = _NO_BACKLOG
         #: Bytes of the frames in ``_backlog``, the partly written head whole.
         self._backlog_bytes = 0
         #: Bytes of ``_backlog[0]`` already written.
         self._head_sent = 0
-        self._wakeup = trio.Event()
+        #: What the writer task waits on, made only while it waits.
+        self._wakeup: trio.Event | None = None
+        #: Called once, the first time there is work for a writer task (see
+        #: :meth:`set_writer_hook`); None once called, or when nobody asked.
+        self._writer_hook: Callable[[], None] | None = None
         self._broken = False  # the socket failed; nothing more can be written
         self._closing = False  # the close frame is queued or sent; no more data frames
         self._peer_closed = False  # the client's close frame arrived
@@ -158,10 +168,34 @@ class WebSocket:
             self._break(exc)
             raise TransportClosed() from None
         if sent < len(data):
+            backlog = self._own_backlog()
             backlog.append(data)
             self._backlog_bytes = len(data)
             self._head_sent = sent
+            self._wake()
+
+    def set_writer_hook(self, hook: Callable[[], None] | None) -> None:
+        """Have ``hook()`` called (once, synchronously) the first time a writer task
+        has work: a backlog, a broken socket, or the close frame to send.
+
+        So a connection whose client keeps up never needs a writer task at all (a
+        sleeping task is about 2.4 KB); the session starts it from the hook.
+        """
+        self._writer_hook = hook
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
             self._wakeup.set()
+        hook = self._writer_hook
+        if hook is not None:
+            self._writer_hook = None
+            hook()
+
+    def _own_backlog(self) -> collections.deque[bytes]:
+        """The connection's own backlog, made on first use (never append to the shared one)."""
+        if self._backlog is _NO_BACKLOG:
+            self._backlog = collections.deque()
+        return self._backlog
 
     def _flush_nowait(self) -> bool:
         """Write as much of the backlog as the socket takes; True when it is empty."""
@@ -213,8 +247,10 @@ class WebSocket:
                 await trio.lowlevel.wait_writable(self._sock)
             if self._broken or (self._closing and not self._backlog):
                 return
-            await self._wakeup.wait()
+            # No checkpoint since the checks above: nothing can wake us in between.
             self._wakeup = trio.Event()
+            await self._wakeup.wait()
+            self._wakeup = None
 
     def _break(self, exc: OSError) -> None:
         if not self._broken:
@@ -223,7 +259,7 @@ class WebSocket:
         self._backlog.clear()
         self._backlog_bytes = 0
         self._head_sent = 0
-        self._wakeup.set()
+        self._wake()
 
     # -- receiving ----------------------------------------------------------------
 
@@ -238,6 +274,21 @@ class WebSocket:
                 broke the protocol (``code`` is the code to close with), or the
                 connection broke (``code`` is None).
         """
+        while True:
+            message = self.receive_nowait()
+            if message is not None:
+                return message
+            await self._receive_some()
+
+    def receive_nowait(self) -> bytes | str | None:
+        """The next message if one is already buffered, else None; never waits.
+
+        Control frames buffered before it are handled on the way (pings answered,
+        pongs ignored, a close raised), as :meth:`receive` does.
+
+        Raises:
+            TransportClosed: as for :meth:`receive`.
+        """
         reader = self._reader
         while True:
             try:
@@ -245,8 +296,7 @@ class WebSocket:
             except FrameError as exc:
                 raise TransportClosed(exc.code, exc.reason) from None
             if item is None:
-                await self._receive_some()
-                continue
+                return None
             opcode = item.opcode
             if opcode == frames.OP_BINARY:
                 return item.payload
@@ -305,7 +355,7 @@ class WebSocket:
         self.close_code = code
         if self._broken:
             return
-        backlog = self._backlog
+        backlog = self._own_backlog()
         if self._head_sent:
             head = backlog[0]
             backlog.clear()
@@ -314,7 +364,7 @@ class WebSocket:
             backlog.clear()
         backlog.append(frames.close_frame(code, reason))
         self._backlog_bytes = sum(len(f) for f in backlog)  # two frames at most
-        self._wakeup.set()
+        self._wake()
         self._flush_nowait()
 
     async def close(self, code: int, reason: str = "") -> None:
