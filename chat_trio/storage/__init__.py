@@ -17,6 +17,7 @@ import trio
 from chat_trio.config import Config
 from chat_trio.model import Group, NewMessage, StoredMessage, User
 from chat_trio.storage.schema import build_schema
+from chat_trio.storage.search import SearchPage, SearchRequest
 from chat_trio.storage.sql import SqlStore
 
 __all__ = ["SqlStore", "Store", "make_store", "open_storage"]
@@ -70,6 +71,7 @@ class Store(Protocol):
     async def release_file(self, token: str) -> None: ...
     async def file_usage(self, user_id: int) -> int: ...
     async def stored_file(self, name: str) -> tuple[int, int] | None: ...
+    async def search_messages(self, request: SearchRequest) -> SearchPage: ...
 
 
 def make_store(config: Config, *, mysql_dialect: str = "mysql") -> SqlStore:

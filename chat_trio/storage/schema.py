@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     Connection,
@@ -36,10 +37,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -136,8 +139,17 @@ def build_schema(prefix: str = "") -> Schema:
         UniqueConstraint("from_user_id", "client_id", name=f"{prefix}uq_messages_client"),
         Index(f"{prefix}ix_messages_conversation", "from_user_id", "to_user_id", "id"),
         Index(f"{prefix}ix_messages_to", "message_type", "to_user_id", "id"),
+        # message search on MySQL/MariaDB; SQLite has its FTS5 table instead
+        # (search_ddl_sqlite), so this index exists only there
+        # (both spellings: the mariadb dialect reads only its own)
+        Index(
+            f"{prefix}ft_messages_content", "content",
+            mysql_prefix="FULLTEXT", mariadb_prefix="FULLTEXT",
+        ).ddl_if(dialect=("mysql", "mariadb")),
         **MYSQL_TABLE_ARGS,
     )
+    for statement in search_ddl_sqlite(messages.name):
+        event.listen(messages, "after_create", DDL(statement).execute_if(dialect="sqlite"))
     sessions = Table(
         f"{prefix}sessions",
         md,
@@ -188,6 +200,47 @@ def build_schema(prefix: str = "") -> Schema:
     )
 
 
+#: Only text messages (content type 1) are searchable.
+SEARCHABLE_CONTENT_TYPE = 1
+
+
+def search_table_sqlite(messages: str) -> str:
+    """The name of the FTS5 table over ``messages`` on SQLite."""
+    return f"{messages}_fts"
+
+
+def search_ddl_sqlite(messages: str) -> list[str]:
+    """The FTS5 external-content table over the text messages, and the triggers that
+    keep it in step with every INSERT, UPDATE of the content and DELETE.
+
+    External content: the index holds only the tokens; the text stays in the
+    messages table (read back by rowid), so search costs no second copy of every
+    message. ``unicode61 remove_diacritics 2`` folds case and accents, as
+    MariaDB's utf8mb4_unicode_ci collation does. A row is in the index exactly
+    when its content type is text, and each trigger tests the same condition,
+    so the index never holds a row the table does not (which external content
+    requires for its 'delete' command).
+    """
+    fts = search_table_sqlite(messages)
+    text = SEARCHABLE_CONTENT_TYPE
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(content, content='{messages}', "
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_insert AFTER INSERT ON {messages} "
+        f"WHEN new.content_type = {text} BEGIN "
+        f"INSERT INTO {fts}(rowid, content) VALUES (new.id, new.content); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_delete AFTER DELETE ON {messages} "
+        f"WHEN old.content_type = {text} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, content) VALUES ('delete', old.id, old.content); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_update AFTER UPDATE OF content, content_type "
+        f"ON {messages} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, content) SELECT 'delete', old.id, old.content "
+        f"WHERE old.content_type = {text}; "
+        f"INSERT INTO {fts}(rowid, content) SELECT new.id, new.content "
+        f"WHERE new.content_type = {text}; END",
+    ]
+
+
 #: One upgrade step: given a connection inside a transaction and the schema.
 Migration = Callable[[Connection, Schema], None]
 
@@ -201,6 +254,32 @@ def _add_files(conn: Connection, schema: Schema) -> None:
     schema.files.create(conn, checkfirst=True)
 
 
+def _add_message_search(conn: Connection, schema: Schema) -> None:
+    """Version 3: the full-text index of text messages, with every stored one in it.
+
+    SQLite: the FTS5 table and its triggers, then every text message copied in.
+    MySQL/MariaDB: the FULLTEXT index on ``messages.content`` (InnoDB builds it
+    from the rows already there; on a large table this takes a while, once).
+    Safe to run again: each part is created only if it is missing.
+    """
+    messages = schema.messages
+    if conn.dialect.name == "sqlite":
+        fts = search_table_sqlite(messages.name)
+        fresh = not inspect(conn).has_table(fts)
+        for statement in search_ddl_sqlite(messages.name):
+            conn.exec_driver_sql(statement)
+        if fresh:
+            conn.exec_driver_sql(
+                f"INSERT INTO {fts}(rowid, content) SELECT id, content FROM {messages.name} "
+                f"WHERE content_type = {SEARCHABLE_CONTENT_TYPE}"
+            )
+        return
+    have = {ix["name"] for ix in inspect(conn).get_indexes(messages.name)}
+    for index in messages.indexes:
+        if index.name not in have and index.dialect_options["mysql"]["prefix"] == "FULLTEXT":
+            index.create(conn)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
-MIGRATIONS: dict[int, Migration] = {2: _add_files}
+MIGRATIONS: dict[int, Migration] = {2: _add_files, 3: _add_message_search}

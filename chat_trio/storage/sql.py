@@ -37,6 +37,7 @@ from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
 from chat_trio.storage import schema as schema_mod
 from chat_trio.storage.schema import Schema
+from chat_trio.storage.search import MessageSearch, SearchPage, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class SqlStore:
         self.schema = schema
         self._limiter = limiter
         self._insert_message = insert(schema.messages)
+        self._search = MessageSearch(schema)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -577,6 +579,16 @@ class SqlStore:
                 )
                 for m in (r._mapping for r in rows)
             ]
+
+        return await self._run(run)
+
+    async def search_messages(self, request: SearchRequest) -> SearchPage:
+        """One page of the text messages the user may read that match the terms,
+        newest first (storage/search.py)."""
+
+        def run() -> SearchPage:
+            with self.engine.connect() as conn:
+                return self._search.run(conn, request)
 
         return await self._run(run)
 
