@@ -44,8 +44,11 @@ _WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 #: InnoDB's built-in stopword list (``INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD``),
 #: used when the server does not let us read the one in effect.
 INNODB_DEFAULT_STOPWORDS = frozenset(
-    "a about an are as at be by com de en for from how i in is it la of on or that "
-    "the this to was what when where who will with und www".split()
+    {
+        "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from",
+        "how", "i", "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to",
+        "was", "what", "when", "where", "who", "will", "with", "und", "www",
+    }
 )
 
 

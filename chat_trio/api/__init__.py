@@ -16,7 +16,18 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chat_trio.api import files, friends, groups, messages, openapi, ops, security, users, web
+from chat_trio.api import (
+    files,
+    friends,
+    groups,
+    messages,
+    openapi,
+    ops,
+    search,
+    security,
+    users,
+    web,
+)
 from chat_trio.api.common import EXTENSION_KEY, failure
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.services import Services
@@ -47,7 +58,7 @@ def _refusal(status: int, reason: str, *, legacy: bool = False) -> Response:
 
 #: Every blueprint of the app, in registration order.
 BLUEPRINTS = tuple(
-    m.blueprint for m in (users, friends, groups, messages, files, web, ops, openapi)
+    m.blueprint for m in (users, friends, groups, messages, search, files, web, ops, openapi)
 )
 
 

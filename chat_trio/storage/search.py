@@ -156,6 +156,7 @@ class MessageSearch:
         where = self._filters(request, below)
         if conn.dialect.name == "sqlite":
             fts = table(self._fts, column("rowid"))
+            match = fts5_match(request.terms)
             # the FTS5 table drives (CROSS JOIN keeps that order): it hands out
             # matching rowids newest first, each row is looked up by its key
             # and tested, and the walk stops at a full page
@@ -163,7 +164,7 @@ class MessageSearch:
                 select(*columns)
                 .select_from(fts)
                 .join(m, m.c.id == fts.c.rowid, full=False)
-                .where(text(f"{self._fts} MATCH :match").bindparams(match=fts5_match(request.terms)))
+                .where(text(f"{self._fts} MATCH :match").bindparams(match=match))
                 .where(*where)
                 .order_by(literal_column(f"{self._fts}.rowid").desc())
                 .limit(size)
@@ -227,12 +228,16 @@ class MessageSearch:
         group_ids = {r.to_user_id for r in rows if r.message_type == int(MessageType.GROUP)}
         users = {
             r.id: (r.uuid, r.username)
-            for r in conn.execute(select(u.c.id, u.c.uuid, u.c.username).where(u.c.id.in_(user_ids)))
-        } if user_ids else {}
+            for r in conn.execute(
+                select(u.c.id, u.c.uuid, u.c.username).where(u.c.id.in_(user_ids or {0}))
+            )
+        }
         groups = {
             r.id: (r.uuid, r.name)
-            for r in conn.execute(select(g.c.id, g.c.uuid, g.c.name).where(g.c.id.in_(group_ids)))
-        } if group_ids else {}
+            for r in conn.execute(
+                select(g.c.id, g.c.uuid, g.c.name).where(g.c.id.in_(group_ids or {0}))
+            )
+        }
         hits = []
         for r in rows:
             if r.message_type == int(MessageType.GROUP):
