@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.schema import CreateTable
 
 from chat_trio.config import Config
-from chat_trio.model import Group, User
+from chat_trio.model import Group, MessageType, NewMessage, User
 from chat_trio.search import parse_query
 from chat_trio.storage import SqlStore, open_storage
 from chat_trio.storage import schema as schema_mod
@@ -113,9 +113,7 @@ async def test_a_member_who_leaves_stops_finding_the_group(store: SqlStore) -> N
     assert await found(store, owner, "gossip") == ["group gossip"]
 
 
-def group_message(sender: User, group: Group, content: str) -> object:
-    from chat_trio.model import MessageType, NewMessage
-
+def group_message(sender: User, group: Group, content: str) -> NewMessage:
     return NewMessage(
         sender=sender, to_uuid=group.uuid, to_id=group.id, message_type=MessageType.GROUP,
         content_type=1, content=content, url="", client_id="", created_at_ms=1,
