@@ -192,28 +192,26 @@ def query_word(world: World, rng: random.Random) -> str:
 
 
 def phrase_for(store: SqlStore, user: int, world: World, rng: random.Random) -> str:
-    """Two adjacent words of a message the user can read (blocking)."""
-    m = store.schema.messages
-    groups = world.members_of.get(user, [])
-    with store.engine.connect() as conn:
-        from sqlalchemy import and_, or_, select
+    """Two adjacent words of the newest message in one of the user's groups or
+    conversations (blocking; each look-up is one index range, newest first)."""
+    from sqlalchemy import select
 
-        row = conn.execute(
-            select(m.c.content)
-            .where(
-                or_(
-                    and_(m.c.message_type == 1, m.c.from_user_id == user),
-                    and_(m.c.message_type == 2, m.c.to_user_id.in_(groups or [0])),
-                )
-            )
-            .order_by(m.c.id.desc())
-            .limit(1)
-        ).first()
-    words = (row[0] if row else "").split()
-    if len(words) < 2:
-        return f'"{query_word(world, rng)} {query_word(world, rng)}"'
-    i = rng.randrange(len(words) - 1)
-    return f'"{words[i]} {words[i + 1]}"'
+    m = store.schema.messages
+    places: list[tuple[int, int, int | None]] = [
+        (2, g, None) for g in world.members_of.get(user, [])
+    ]
+    places += [(1, peer, user) for peer in world.contacts[user - 1]]
+    rng.shuffle(places)
+    with store.engine.connect() as conn:
+        for kind, to, sender in places[:5]:
+            query = select(m.c.content).where(m.c.message_type == kind, m.c.to_user_id == to)
+            if sender is not None:
+                query = query.where(m.c.from_user_id == sender)
+            row = conn.execute(query.order_by(m.c.id.desc()).limit(1)).first()
+            if row is not None and len(words := row[0].split()) >= 2:
+                i = rng.randrange(len(words) - 1)
+                return f'"{words[i]} {words[i + 1]}"'
+    return f'"{query_word(world, rng)} {query_word(world, rng)}"'
 
 
 def queries(world: World, store: SqlStore, per_kind: int) -> list[tuple[str, int, str]]:
