@@ -69,6 +69,8 @@ CREATE TABLE messages (
 	FOREIGN KEY(from_user_id) REFERENCES users (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE FULLTEXT INDEX ft_messages_content ON messages (content);
+
 CREATE INDEX ix_messages_conversation ON messages (from_user_id, to_user_id, id);
 
 CREATE INDEX ix_messages_to ON messages (message_type, to_user_id, id);
@@ -111,4 +113,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (2, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (3, 0);
