@@ -228,7 +228,7 @@ async def test_a_version_1_database_gains_the_files_table(store_config: Config) 
     await trio.to_thread.run_sync(create_version_1)
     await old.aclose()
     async with open_storage(store_config) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == SCHEMA_VERSION
         user = await new_user(store)
         assert await store.reserve_file(user.id, "t" * 32, 10, quota=0) == (True, 0)
         assert await store.file_usage(user.id) == 10
