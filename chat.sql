@@ -64,12 +64,13 @@ CREATE TABLE messages (
 	url VARCHAR(255) NOT NULL DEFAULT '',
 	client_id VARCHAR(64),
 	created_at BIGINT NOT NULL,
+	search_scope VARCHAR(48) NOT NULL DEFAULT '',
 	PRIMARY KEY (id),
 	CONSTRAINT uq_messages_client UNIQUE (from_user_id, client_id),
 	FOREIGN KEY(from_user_id) REFERENCES users (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-CREATE FULLTEXT INDEX ft_messages_content ON messages (content);
+CREATE FULLTEXT INDEX ft_messages_content ON messages (content, search_scope);
 
 CREATE INDEX ix_messages_conversation ON messages (from_user_id, to_user_id, id);
 

@@ -50,6 +50,7 @@ import trio
 from chat_trio.config import Config, MysqlConfig
 from chat_trio.search import parse_query
 from chat_trio.storage import SqlStore, open_storage
+from chat_trio.storage.schema import search_scope
 from chat_trio.storage.search import SearchRequest
 
 FUNCTION_WORDS = (
@@ -115,7 +116,8 @@ def make_world(users: int, groups: int, seed: int) -> World:
 
 
 def message_rows(world: World, count: int, start_ms: int) -> Iterator[tuple[Any, ...]]:
-    """(from, to, message_type, content_type, content, url, client_id, created_at)."""
+    """(from, to, message_type, content_type, content, url, client_id, created_at,
+    search_scope): the row the store writes."""
     rng = random.Random(world.seed + 1)
     words, cumulative = world.words, world.cumulative
     top = cumulative[-1]
@@ -126,11 +128,14 @@ def message_rows(world: World, count: int, start_ms: int) -> Iterator[tuple[Any,
         )
         if i % 2:
             g = rng.randrange(len(world.groups))
-            yield (rng.choice(world.groups[g]), g + 1, 2, 1, text, "", None, start_ms + i)
+            yield (
+                rng.choice(world.groups[g]), g + 1, 2, 1, text, "", None, start_ms + i,
+                search_scope(2, 0, g + 1),
+            )
         else:
             a = rng.randint(1, world.users)
             b = rng.choice(world.contacts[a - 1])
-            yield (a, b, 1, 1, text, "", None, start_ms + i)
+            yield (a, b, 1, 1, text, "", None, start_ms + i, search_scope(1, a, b))
 
 
 def chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -173,8 +178,8 @@ def load(store: SqlStore, world: World, count: int, placeholder: str) -> None:
         raw.commit()
         insert = (
             f"INSERT INTO {s.messages.name} (from_user_id, to_user_id, message_type, "
-            f"content_type, content, url, client_id, created_at) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
+            f"content_type, content, url, client_id, created_at, search_scope) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
         )
         for batch in chunks(message_rows(world, count, 1_700_000_000_000), 20_000):
             cursor.executemany(insert, batch)
@@ -341,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 database = f"chat_trio_bench_{secrets.token_hex(4)}"
                 mysql = MysqlConfig(
                     host=args.mysql_host, port=args.mysql_port, user=args.mysql_user,
-                    password=args.mysql_password, name=database, timeout=60.0,
+                    password=args.mysql_password, name=database, timeout=3600.0,
                 )
                 config = config.replace("database", backend="mysql").replace(
                     "mysql", **mysql.__dict__

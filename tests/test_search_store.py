@@ -38,11 +38,12 @@ async def indexed(store: SqlStore, word: str) -> list[int]:
             if conn.dialect.name == "sqlite":
                 fts = search_table_sqlite(m.name)
                 rows = conn.exec_driver_sql(
-                    f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid", (word,)
+                    f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid",
+                    (f"content : {word}",),
                 )
             else:
                 rows = conn.exec_driver_sql(
-                    f"SELECT id FROM {m.name} WHERE MATCH (content) AGAINST "
+                    f"SELECT id FROM {m.name} WHERE MATCH (content, search_scope) AGAINST "
                     "(%s IN BOOLEAN MODE) ORDER BY id", (f"+{word}",)
                 )
             return [int(r[0]) for r in rows]
@@ -129,6 +130,7 @@ def back_to_version_2(store: SqlStore) -> None:
             for suffix in ("insert", "delete", "update"):
                 conn.exec_driver_sql(f"DROP TRIGGER {fts}_{suffix}")
             conn.exec_driver_sql(f"DROP TABLE {fts}")
+            conn.exec_driver_sql(f"ALTER TABLE {messages.name} DROP COLUMN search_scope")
         else:
             # made again without the FULLTEXT index (dropping only the index and
             # adding it back is not what an upgrade does)
@@ -137,6 +139,7 @@ def back_to_version_2(store: SqlStore) -> None:
             for index in messages.indexes:
                 if "FULLTEXT" not in str(index.dialect_options["mysql"]["prefix"]):
                     index.create(conn)
+            conn.exec_driver_sql(f"ALTER TABLE {messages.name} DROP COLUMN search_scope")
         # a new database records only its version: say it is the one before
         conn.execute(
             update(version)
@@ -148,14 +151,40 @@ def back_to_version_2(store: SqlStore) -> None:
 async def test_the_upgrade_indexes_the_messages_already_stored(store_config: Config) -> None:
     assert schema_mod.MIGRATIONS[SCHEMA_VERSION] is schema_mod._add_message_search
     async with open_storage(store_config) as store:
+        a, b = await new_user(store), await new_user(store)
+        owner = await new_user(store)
+        group = await store.create_group(
+            owner, uuid="9d7a3c1f-2222-4333-8444-555566667777", name="old", notice=""
+        )
+        await store.join_group(group, b)
         await trio.to_thread.run_sync(back_to_version_2, store)
         assert await store.schema_version() == SCHEMA_VERSION - 1
-        a, b = await new_user(store), await new_user(store)
-        await store.store_messages([message(a, b, "stored before the upgrade")])
+        m = store.schema.messages
+        placeholder = "?" if store.engine.name == "sqlite" else "%s"
+
+        def insert_as_before(rows: list[tuple[int, int, int, str]]) -> None:
+            """The old release's INSERT: no search_scope column."""
+            with store.engine.begin() as conn:
+                for row in rows:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {m.name} (from_user_id, to_user_id, message_type, "
+                        f"content_type, content, url, created_at) VALUES ({placeholder}, "
+                        f"{placeholder}, {placeholder}, 1, {placeholder}, '', 1)",
+                        row,
+                    )
+
+        await trio.to_thread.run_sync(
+            insert_as_before,
+            [(a.id, b.id, 1, "stored before the upgrade"),
+             (owner.id, group.id, 2, "group talk before the upgrade")],
+        )
     async with open_storage(store_config) as store:
         assert await store.schema_version() == SCHEMA_VERSION
-        assert await found(store, b, "upgrade") == ["stored before the upgrade"]
-        assert len(await indexed(store, "before")) == 1
+        assert await found(store, b, "upgrade") == [
+            "group talk before the upgrade", "stored before the upgrade",
+        ]
+        assert await found(store, a, "upgrade") == ["stored before the upgrade"]
+        assert len(await indexed(store, "before")) == 2
         # and the triggers (SQLite) or the index (MariaDB) follow new rows from now on
         await store.store_messages([message(a, b, "stored after the upgrade")])
         assert await found(store, b, "after upgrade") == ["stored after the upgrade"]

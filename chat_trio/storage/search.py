@@ -1,12 +1,16 @@
 """Message search in SQL: FTS5 on SQLite, FULLTEXT (InnoDB) on MySQL/MariaDB.
 
-The query shape is the same on both: the full-text index finds the candidates
+The query shape is the same on both. The full-text index is asked for the
+terms in ``content`` AND one of the caller's scope tokens in ``search_scope``
+(``usr<me>`` or ``grp<each group of mine>``, schema.search_scope), so the index
+alone narrows the candidates to the caller's conversations; it hands them out
 newest first, the permission test (the caller's one-to-one messages and the
-groups it is a member of now) and the filters are conditions on the same rows,
-and ``LIMIT`` stops the walk as soon as a page is full. Every candidate is then
-checked in Python against the parsed terms (chat_trio/search.py), which makes
-both backends agree and lets MariaDB's ``LIKE`` part (words its index does not
-hold) be a plain substring test.
+groups it is a member of now, checked on the row itself, whatever the index
+said) and the filters are conditions on the same rows, and ``LIMIT`` stops the
+walk as soon as a page is full. Every candidate is then checked in Python
+against the parsed terms (chat_trio/search.py), which makes both backends agree
+and lets MariaDB's ``LIKE`` part (words its index does not hold) be a plain
+substring test.
 
 Blocking: these functions run in the store's worker thread.
 """
@@ -30,6 +34,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.dialects import mysql
 
 from chat_trio.model import MessageType
 from chat_trio.search import (
@@ -156,10 +161,14 @@ class MessageSearch:
         where = self._filters(request, below)
         if conn.dialect.name == "sqlite":
             fts = table(self._fts, column("rowid"))
-            match = fts5_match(request.terms)
-            # the FTS5 table drives (CROSS JOIN keeps that order): it hands out
-            # matching rowids newest first, each row is looked up by its key
-            # and tested, and the walk stops at a full page
+            scope = " AND ".join(
+                "(" + " OR ".join(f'"{t}"' for t in choice) + ")"
+                for choice in self._scope(conn, request)
+            )
+            match = f"content : ({fts5_match(request.terms)}) AND search_scope : ({scope})"
+            # the FTS5 table drives: it hands out the rowids that hold the terms
+            # and are in the caller's conversations, newest first; each row is
+            # looked up by its key and tested, and the walk stops at a full page
             return (
                 select(*columns)
                 .select_from(fts)
@@ -170,11 +179,26 @@ class MessageSearch:
                 .limit(size)
             )
         translated = mysql_boolean(request.terms, self._tokens(conn))
-        if translated.against:
-            where.append(m.c.content.match(translated.against))
+        scope = " ".join(
+            "+(" + " ".join(choice) + ")" for choice in self._scope(conn, request)
+        )
+        against = f"{translated.against} {scope}".strip()
+        where.append(mysql.match(m.c.content, m.c.search_scope, against=against).in_boolean_mode())
         for word in translated.like:
             where.append(m.c.content.like(like_pattern(word), escape="\\"))
         return select(*columns).where(*where).order_by(m.c.id.desc()).limit(size)
+
+    def _scope(self, conn: Connection, request: SearchRequest) -> list[list[str]]:
+        """The scope tokens (schema.search_scope) the index must match: each inner
+        list is one required choice (any of its tokens)."""
+        me = request.user_id
+        if request.peer_id is not None:
+            return [[f"usr{me}"], [f"usr{request.peer_id}"]]
+        if request.group_id is not None:
+            return [[f"grp{request.group_id}"]]
+        gm = self.schema.group_members
+        groups = conn.execute(select(gm.c.group_id).where(gm.c.user_id == me)).scalars()
+        return [[f"usr{me}", *(f"grp{int(g)}" for g in groups)]]
 
     def _tokens(self, conn: Connection) -> MysqlTokens:
         """What the server's full-text index holds: token sizes and stopwords, read once."""

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from chat_trio.errors import Conflict, StorageError
 from chat_trio.model import Group, MessageType, NewMessage, StoredMessage, User
 from chat_trio.storage import schema as schema_mod
-from chat_trio.storage.schema import Schema
+from chat_trio.storage.schema import Schema, search_scope
 from chat_trio.storage.search import MessageSearch, SearchPage, SearchRequest
 
 log = logging.getLogger(__name__)
@@ -464,6 +464,7 @@ class SqlStore:
             "url": m.url,
             "client_id": m.client_id or None,
             "created_at": m.created_at_ms,
+            "search_scope": search_scope(int(m.message_type), m.sender.id, m.to_id),
         }
 
     @staticmethod
