@@ -193,3 +193,14 @@ async def test_the_upgrade_indexes_the_messages_already_stored(store_config: Con
 def test_sqlite_statements_are_idempotent() -> None:
     """Each statement can run again (the migration is safe to repeat)."""
     assert all("IF NOT EXISTS" in s for s in search_ddl_sqlite("messages"))
+
+
+async def test_scope_tokens_written_in_a_message_open_nothing(store: SqlStore) -> None:
+    """The index matches the caller's scope token (``usr<id>``); a message whose text
+    spells someone else's token must not reach them (the row's own permission is
+    checked too)."""
+    snoop, a, b = await new_user(store), await new_user(store), await new_user(store)
+    await store.store_messages([message(a, b, f"usr{snoop.id} grp1 secret plans")])
+    assert await found(store, snoop, "secret") == []
+    assert await found(store, snoop, f"usr{snoop.id}") == []
+    assert await found(store, b, "secret") == [f"usr{snoop.id} grp1 secret plans"]
