@@ -13,8 +13,18 @@ import pytest
 import trio
 
 from chat_trio.client import ApiError
+from chat_trio.storage import search as storage_search
 from tests.conftest import MakeUser, Server, User, make_group
 from tests.test_http_api import raw
+
+
+@pytest.fixture(autouse=True, params=["scope first", "terms first"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways MariaDB can be asked (storage/search.py): scope first (every
+    caller here reads few messages) and, with the threshold below zero, words first."""
+    if request.param == "terms first":
+        monkeypatch.setattr(storage_search, "SCOPE_FIRST_MAX", -1)
+    return str(request.param)
 
 
 async def send(user: User, *messages: tuple[str, str, bool]) -> None:
