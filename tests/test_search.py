@@ -20,10 +20,10 @@ from tests.test_http_api import raw
 
 @pytest.fixture(autouse=True, params=["scope first", "terms first"])
 def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways MariaDB can be asked (storage/search.py): scope first (every
-    caller here reads few messages) and, with the threshold below zero, words first."""
-    if request.param == "terms first":
-        monkeypatch.setattr(storage_search, "SCOPE_FIRST_MAX", -1)
+    """Both ways MariaDB can be asked (storage/search.py): words first (the
+    default, which these small tables never take past its time limit) and scope first."""
+    if request.param == "scope first":
+        monkeypatch.setattr(storage_search, "WORDS_FIRST_SECONDS", 0)
     return str(request.param)
 
 

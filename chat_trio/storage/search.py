@@ -36,6 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import OperationalError
 
 from chat_trio.model import MessageType
 from chat_trio.search import (
@@ -56,13 +57,18 @@ from chat_trio.storage.schema import SEARCHABLE_CONTENT_TYPE, Schema, search_tab
 #: ever need more than one round.
 MAX_ROUNDS = 8
 
-#: On MySQL/MariaDB, a caller who may read at most this many messages is served
-#: "scope first": the FULLTEXT index is asked only for the caller's scope tokens
-#: and every word is a LIKE on those rows. InnoDB reads the whole entry list of
-#: every word it is asked for, so a common word costs as much as the messages
-#: that hold it (seconds for one in half of a million messages), while this costs
-#: as much as the caller's own messages. Past it, the words go to the index.
-SCOPE_FIRST_MAX = 5000
+#: On MySQL/MariaDB, how long the words-first statement may run before it is
+#: stopped and the page is asked for "scope first" instead: the FULLTEXT index
+#: asked only for the caller's scope tokens, every word a LIKE on those rows.
+#: InnoDB reads the whole entry list of every word it is asked for, so a common
+#: word costs as much as the messages that hold it (seconds for a phrase of two
+#: words found in half of a million messages), while scope first costs as much
+#: as the caller's own messages (tens of ms for a thousand: one row read each).
+#: 0: always scope first.
+WORDS_FIRST_SECONDS = 0.1
+
+#: The server's refusal of a statement that ran past its time limit.
+_STATEMENT_TIMEOUT = {1969, 3024}  # MariaDB ER_STATEMENT_TIMEOUT, MySQL ER_QUERY_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,26 @@ class MessageSearch:
             where.append(m.c.content.like(like_pattern(word), escape="\\"))
         return select(*columns).where(*where).order_by(m.c.id.desc()).limit(size)
 
+    def _words_first(
+        self, conn: Connection, request: SearchRequest, below: int | None, size: int
+    ) -> Sequence[Row[tuple[int, int, int, int, str, int]]] | None:
+        """The words-first statement under a time limit; None if it ran past it."""
+        query = self._query(conn, request, below, size)
+        if conn.dialect.name == "mariadb":
+            limit = f"SET STATEMENT max_statement_time={WORDS_FIRST_SECONDS:.3f} FOR "
+        else:
+            limit = f"SELECT /*+ MAX_EXECUTION_TIME({int(WORDS_FIRST_SECONDS * 1000)}) */ "
+        compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
+        sql = str(compiled)
+        sql = limit + sql if limit.startswith("SET") else limit + sql.removeprefix("SELECT ")
+        try:
+            return conn.exec_driver_sql(sql, compiled.params).all()
+        except OperationalError as exc:
+            if exc.orig is None or exc.orig.args[0] not in _STATEMENT_TIMEOUT:
+                raise
+            conn.rollback()
+            return None
+
     def _readable_at_most(self, conn: Connection, request: SearchRequest, cap: int) -> int:
         """About how many messages the caller may read (counted through B-tree
         index ranges only, each part stopping past ``cap``); more than ``cap``
@@ -274,12 +300,14 @@ class MessageSearch:
         found: list[Row[tuple[int, int, int, int, str, int]]] = []
         below = request.cursor
         size = request.limit + 1
-        scope_first = (
-            conn.dialect.name != "sqlite"
-            and self._readable_at_most(conn, request, SCOPE_FIRST_MAX) <= SCOPE_FIRST_MAX
-        )
+        scope_first = conn.dialect.name != "sqlite" and WORDS_FIRST_SECONDS <= 0
         for _ in range(MAX_ROUNDS):
-            rows = conn.execute(self._query(conn, request, below, size, scope_first)).all()
+            rows = None
+            if conn.dialect.name != "sqlite" and not scope_first:
+                rows = self._words_first(conn, request, below, size)
+                scope_first = rows is None
+            if rows is None:
+                rows = conn.execute(self._query(conn, request, below, size, scope_first)).all()
             for row in rows:
                 if matches(request.terms, row.content):
                     found.append(row)
