@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from chat_trio.model import MessageType
 from chat_trio.search import (
@@ -68,7 +68,9 @@ MAX_ROUNDS = 8
 WORDS_FIRST_SECONDS = 0.1
 
 #: The server's refusal of a statement that ran past its time limit.
-_STATEMENT_TIMEOUT = {1969, 3024}  # MariaDB ER_STATEMENT_TIMEOUT, MySQL ER_QUERY_TIMEOUT
+#: MariaDB ER_STATEMENT_TIMEOUT, MySQL ER_QUERY_TIMEOUT, and what InnoDB's full-text
+#: search reports when the limit stops it (HA_ERR_ABORTED_BY_USER, "Unknown error 188")
+_STATEMENT_TIMEOUT = {1969, 3024, 188}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,7 @@ class MessageSearch:
         sql = limit + sql if limit.startswith("SET") else limit + sql.removeprefix("SELECT ")
         try:
             return conn.exec_driver_sql(sql, compiled.params).all()
-        except OperationalError as exc:
+        except DBAPIError as exc:
             if exc.orig is None or exc.orig.args[0] not in _STATEMENT_TIMEOUT:
                 raise
             conn.rollback()
