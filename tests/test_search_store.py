@@ -7,8 +7,9 @@ to the search schema indexes the messages that were stored before it.
 
 from __future__ import annotations
 
+import pytest
 import trio
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Connection, Select, delete, func, insert, update
 from sqlalchemy.schema import CreateTable
 
 from chat_trio.config import Config
@@ -16,8 +17,9 @@ from chat_trio.model import Group, MessageType, NewMessage, User
 from chat_trio.search import parse_query
 from chat_trio.storage import SqlStore, open_storage
 from chat_trio.storage import schema as schema_mod
+from chat_trio.storage import search as storage_search
 from chat_trio.storage.schema import SCHEMA_VERSION, search_ddl_sqlite, search_table_sqlite
-from chat_trio.storage.search import SearchRequest
+from chat_trio.storage.search import MessageSearch, SearchRequest
 from tests.test_storage import message, new_user
 from tests.test_storage import store as store
 from tests.test_storage import store_config as store_config
@@ -204,3 +206,29 @@ async def test_scope_tokens_written_in_a_message_open_nothing(store: SqlStore) -
     assert await found(store, snoop, "secret") == []
     assert await found(store, snoop, f"usr{snoop.id}") == []
     assert await found(store, b, "secret") == [f"usr{snoop.id} grp1 secret plans"]
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+async def test_words_first_past_its_time_limit_falls_back_to_scope_first(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A words-first statement that runs past WORDS_FIRST_SECONDS is stopped by the
+    server and the page comes from the scope-first statement, with the same hits."""
+    a, b = await new_user(store), await new_user(store)
+    await store.store_messages([message(a, b, "slow words here"), message(a, b, "other")])
+    slow_calls: list[bool] = []
+    original = MessageSearch._query
+
+    def slowed(
+        self: MessageSearch, conn: Connection, request: SearchRequest, below: int | None,
+        size: int, scope_first: bool = False,
+    ) -> Select[tuple[int, int, int, int, str, int]]:
+        query = original(self, conn, request, below, size, scope_first)
+        slow_calls.append(not scope_first)
+        return query.where(func.sleep(2) == 0) if not scope_first else query
+
+    monkeypatch.setattr(MessageSearch, "_query", slowed)
+    monkeypatch.setattr(storage_search, "WORDS_FIRST_SECONDS", 0.2)
+    with trio.fail_after(10):
+        assert await found(store, b, "slow words") == ["slow words here"]
+    assert slow_calls == [True, False]  # words first, stopped; then scope first
