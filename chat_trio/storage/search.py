@@ -7,7 +7,11 @@ alone narrows the candidates to the caller's conversations; it hands them out
 newest first, the permission test (the caller's one-to-one messages and the
 groups it is a member of now, checked on the row itself, whatever the index
 said) and the filters are conditions on the same rows, and ``LIMIT`` stops the
-walk as soon as a page is full. Every candidate is then checked in Python
+walk as soon as a page is full. On MySQL/MariaDB that statement runs under a
+time limit (WORDS_FIRST_SECONDS); past it, the page is asked for "scope first"
+(the index asked for the caller's scope only, every word a ``LIKE``), which
+costs as much as the caller's own messages instead of as much as the messages
+holding a common word. Every candidate is then checked in Python
 against the parsed terms (chat_trio/search.py), which makes both backends agree
 and lets MariaDB's ``LIKE`` part (words its index does not hold) be a plain
 substring test.
@@ -28,7 +32,6 @@ from sqlalchemy import (
     Select,
     and_,
     column,
-    func,
     literal_column,
     or_,
     select,
@@ -232,35 +235,6 @@ class MessageSearch:
                 raise
             conn.rollback()
             return None
-
-    def _readable_at_most(self, conn: Connection, request: SearchRequest, cap: int) -> int:
-        """About how many messages the caller may read (counted through B-tree
-        index ranges only, each part stopping past ``cap``); more than ``cap``
-        means "many". Messages it sent to groups count twice: an estimate."""
-        m, gm = self.schema.messages, self.schema.group_members
-        me, user, group = request.user_id, int(MessageType.USER), int(MessageType.GROUP)
-        if request.peer_id is not None:
-            peer = request.peer_id
-            parts = [
-                and_(m.c.from_user_id == me, m.c.to_user_id == peer),
-                and_(m.c.message_type == user, m.c.to_user_id == me, m.c.from_user_id == peer),
-            ]
-        elif request.group_id is not None:
-            parts = [and_(m.c.message_type == group, m.c.to_user_id == request.group_id)]
-        else:
-            my_groups = select(gm.c.group_id).where(gm.c.user_id == me)
-            parts = [
-                m.c.from_user_id == me,
-                and_(m.c.message_type == user, m.c.to_user_id == me),
-                and_(m.c.message_type == group, m.c.to_user_id.in_(my_groups)),
-            ]
-        total = 0
-        for part in parts:
-            bounded = select(m.c.id).where(part).limit(cap + 1).subquery()
-            total += int(conn.execute(select(func.count()).select_from(bounded)).scalar() or 0)
-            if total > cap:
-                break
-        return total
 
     def _scope(self, conn: Connection, request: SearchRequest) -> list[list[str]]:
         """The scope tokens (schema.search_scope) the index must match: each inner
