@@ -100,10 +100,13 @@ CREATE TABLE messages (
 	url VARCHAR(255) NOT NULL DEFAULT '',
 	client_id VARCHAR(64),
 	created_at BIGINT NOT NULL,
+	search_scope VARCHAR(48) NOT NULL DEFAULT '',
 	PRIMARY KEY (id),
 	CONSTRAINT uq_messages_client UNIQUE (from_user_id, client_id),
 	FOREIGN KEY(from_user_id) REFERENCES users (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE FULLTEXT INDEX ft_messages_content ON messages (content, search_scope);
 
 CREATE INDEX ix_messages_conversation ON messages (from_user_id, to_user_id, id);
 
@@ -170,4 +173,4 @@ CREATE TABLE group_members (
 
 CREATE INDEX ix_group_members_user ON group_members (user_id);
 
-INSERT INTO `schema_version` (version, applied_at) VALUES (6, 0);
+INSERT INTO `schema_version` (version, applied_at) VALUES (7, 0);

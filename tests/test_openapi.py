@@ -106,6 +106,7 @@ async def test_every_operation_answers_as_documented(
             "params": {"Uuid": me.uuid, "MessageType": 1, "FriendUsername": friend.username}
         },
         ("/message/since", "get"): {"params": {"id": 0}},
+        ("/message/search", "get"): {"params": {"q": "hello"}},
         ("/file/{name}", "get"): {"url": f"/file/{avatar}"},
         ("/file", "post"): {"data": {"uuid": me.uuid}, "files": {"file": ("b.png", PNG)}},
         ("/upload", "post"): {"files": {"file": ("c.png", PNG)}},

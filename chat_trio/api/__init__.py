@@ -25,6 +25,7 @@ from chat_trio.api import (
     messages,
     openapi,
     ops,
+    message_search,
     presence,
     search,
     security,
@@ -65,8 +66,8 @@ def _refusal(
 BLUEPRINTS = tuple(
     m.blueprint
     for m in (
-        users, friends, blocks, search, groups, messages, conversations, files, presence,
-        web, ops, openapi,
+        users, friends, blocks, search, groups, messages, message_search, conversations,
+        files, presence, web, ops, openapi,
     )
 )
 

@@ -173,6 +173,44 @@ SCHEMAS: dict[str, Schema] = {
             "messageType": {"type": "integer"},
         },
     },
+    "SearchPage": {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("SearchHit")},
+            "next": {
+                "type": ["integer", "null"],
+                "description": "the `cursor` of the next page; null when nothing is left",
+            },
+        },
+    },
+    "SearchHit": {
+        "type": "object",
+        "required": [
+            "id", "messageType", "conversation", "conversationName", "fromUserId",
+            "fromUsername", "createAt", "createdAtMs", "excerpt",
+        ],
+        "properties": {
+            **_strings("conversationName", "fromUserId", "fromUsername", "createAt"),
+            "id": {"type": "integer"},
+            "messageType": {"enum": [1, 2]},
+            "conversation": {
+                "type": "string",
+                "description": "the other user's uuid (messageType 1) or the group's (2)",
+            },
+            "createdAtMs": {"type": "integer"},
+            "excerpt": {
+                "type": "array",
+                "description": "plain-text pieces around the first match; show each as "
+                "text, styling those with match true",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "match"],
+                    "properties": {"text": {"type": "string"}, "match": {"type": "boolean"}},
+                },
+            },
+        },
+    },
     "Upload": {
         "type": "object",
         "required": ["name", "contentType", "mime", "size"],
@@ -424,6 +462,18 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Catch-up: everything the caller can see after message id `id`, in id order",
             _array("HistoryItem"), refusals=("400", "401"),
             parameters=[_query("id", True, kind="integer"), _query("limit", kind="integer")],
+        )
+    },
+    "/message/search": {
+        "get": _op(
+            "Full-text search over the text messages the caller may read, newest first "
+            "(query grammar: docs/protocol.md, Message search)",
+            _ref("SearchPage"), refusals=("400", "401", "404"),
+            parameters=[
+                _query("q", True), _query("conversation"), _query("sender"),
+                _query("after", kind="integer"), _query("before", kind="integer"),
+                _query("cursor", kind="integer"), _query("limit", kind="integer"),
+            ],
         )
     },
     "/file/{name}": {

@@ -24,6 +24,7 @@ from chat_trio.model import (
     User,
 )
 from chat_trio.storage.schema import build_schema
+from chat_trio.storage.message_search import SearchPage, SearchRequest
 from chat_trio.storage.social import (
     AnswerOutcome,
     BlockOutcome,
@@ -126,6 +127,7 @@ class Store(Protocol):
     async def read_positions(
         self, message_type: int, peer_id: int, candidates: Sequence[int], *, at_least: int = ...
     ) -> list[tuple[User, int]]: ...
+    async def search_messages(self, request: SearchRequest) -> SearchPage: ...
 
 
 def make_store(config: Config, *, mysql_dialect: str = "mysql") -> SqlStore:

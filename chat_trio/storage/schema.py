@@ -19,13 +19,16 @@ implicitly, so a step should be written to be safe to run again.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     ForeignKey,
     Index,
@@ -36,13 +39,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
+    cast,
+    event,
     inspect,
+    literal,
     text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.schema import CreateColumn
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Table options for MySQL/MariaDB: utf8mb4 end to end, so 4-byte characters
 #: (emoji) survive, which go-chat's utf8 tables did not.
@@ -142,6 +149,9 @@ def build_schema(prefix: str = "") -> Schema:
         Column("url", String(255), nullable=False, server_default=""),
         Column("client_id", String(64), nullable=True),
         Column("created_at", BigInteger, nullable=False),
+        # Who may read the row, as full-text tokens (search_scope()): indexed with
+        # the content so that a search finds only the caller's conversations
+        Column("search_scope", String(48), nullable=False, server_default=""),
         # A client's retry of the same client id is found, not stored twice.
         UniqueConstraint("from_user_id", "client_id", name=f"{prefix}uq_messages_client"),
         Index(f"{prefix}ix_messages_conversation", "from_user_id", "to_user_id", "id"),
@@ -151,8 +161,19 @@ def build_schema(prefix: str = "") -> Schema:
         Index(
             f"{prefix}ix_messages_inbox", "message_type", "to_user_id", "from_user_id", "id"
         ),
+        # message search on MySQL/MariaDB; SQLite has its FTS5 table instead
+        # (search_ddl_sqlite), so this index exists only there
+        # (both spellings: the mariadb dialect reads only its own)
+        Index(
+            f"{prefix}ft_messages_content", "content", "search_scope",
+            mysql_prefix="FULLTEXT", mariadb_prefix="FULLTEXT",
+        # a tuple is documented for ddl_if, though its annotation says str
+        ).ddl_if(dialect=("mysql", "mariadb")),  # type: ignore[arg-type]
         **MYSQL_TABLE_ARGS,
     )
+    for statement in search_ddl_sqlite(messages.name):
+        ddl = DDL(statement)  # type: ignore[no-untyped-call]
+        event.listen(messages, "after_create", ddl.execute_if(dialect="sqlite"))
     sessions = Table(
         f"{prefix}sessions",
         md,
@@ -274,6 +295,82 @@ def build_schema(prefix: str = "") -> Schema:
     )
 
 
+#: Only text messages (content type 1) are searchable.
+SEARCHABLE_CONTENT_TYPE = 1
+
+
+def search_table_sqlite(messages: str) -> str:
+    """The name of the FTS5 table over ``messages`` on SQLite."""
+    return f"{messages}_fts"
+
+
+def search_scope(message_type: int, from_id: int, to_id: int) -> str:
+    """The ``search_scope`` of a message: ``usr<sender id> usr<recipient id>`` for a
+    one-to-one message, ``grp<group id>`` for a group's.
+
+    Made from the row's ids, never from its text. A search adds ``usr<me>`` or
+    one of ``grp<each group of mine>`` to what the index must match, so the
+    index alone narrows the candidates to the caller's conversations: a common
+    word costs a walk over its index entries, not one row read per message that
+    holds it (docs/performance.md, "Message search"). The SQL around it still
+    checks every row's permission itself. Each token is at least 4 characters:
+    InnoDB does not index tokens shorter than ``innodb_ft_min_token_size`` (3).
+    """
+    if message_type == 1:
+        return f"usr{from_id} usr{to_id}"
+    return f"grp{to_id}"
+
+
+def search_scope_sql(messages: Table) -> ColumnElement[str]:
+    """:func:`search_scope` in SQL, for the rows stored before the column existed."""
+    m = messages.c
+    return case(
+        (
+            m.message_type == 1,
+            literal("usr") + cast(m.from_user_id, String) + literal(" usr")
+            + cast(m.to_user_id, String),
+        ),
+        else_=literal("grp") + cast(m.to_user_id, String),
+    )
+
+
+def search_ddl_sqlite(messages: str) -> list[str]:
+    """The FTS5 external-content table over the text messages, and the triggers that
+    keep it in step with every INSERT, UPDATE and DELETE.
+
+    External content: the index holds only the tokens; the text stays in the
+    messages table (read back by rowid), so search costs no second copy of every
+    message. It indexes ``content`` and ``search_scope`` (:func:`search_scope`).
+    ``unicode61 remove_diacritics 2`` folds case and accents, as MariaDB's
+    utf8mb4_unicode_ci collation does.
+
+    A row is in the index exactly when its content type is text, and each
+    trigger tests the same condition, so the index never holds a row the table
+    does not (which external content requires for its 'delete' command).
+    """
+    fts = search_table_sqlite(messages)
+    text = SEARCHABLE_CONTENT_TYPE
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(content, search_scope, "
+        f"content='{messages}', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_insert AFTER INSERT ON {messages} "
+        f"WHEN new.content_type = {text} BEGIN "
+        f"INSERT INTO {fts}(rowid, content, search_scope) "
+        f"VALUES (new.id, new.content, new.search_scope); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_delete AFTER DELETE ON {messages} "
+        f"WHEN old.content_type = {text} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, content, search_scope) "
+        f"VALUES ('delete', old.id, old.content, old.search_scope); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_update AFTER UPDATE OF content, content_type, "
+        f"search_scope ON {messages} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, content, search_scope) "
+        f"SELECT 'delete', old.id, old.content, old.search_scope "
+        f"WHERE old.content_type = {text}; "
+        f"INSERT INTO {fts}(rowid, content, search_scope) "
+        f"SELECT new.id, new.content, new.search_scope WHERE new.content_type = {text}; END",
+    ]
+
+
 #: One upgrade step: given a connection inside a transaction and the schema.
 Migration = Callable[[Connection, Schema], None]
 
@@ -332,6 +429,67 @@ def _add_user_language(conn: Connection, schema: Schema) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD {ddl}"))
 
 
+def _add_message_search(conn: Connection, schema: Schema) -> None:
+    """Version 7: message search, with every stored text message in the index.
+
+    The ``search_scope`` column, filled for the rows already there; then on
+    SQLite the FTS5 table and its triggers, and every text message copied in;
+    on MySQL/MariaDB the FULLTEXT index on (content, search_scope), which
+    InnoDB builds from the rows (on a large table this takes a while, once).
+    Safe to run again: each part is made only if it is missing.
+    """
+    messages = schema.messages
+    with _no_read_timeout(conn):
+        _add_search_parts(conn, messages)
+
+
+@contextmanager
+def _no_read_timeout(conn: Connection) -> Iterator[None]:
+    """Lift PyMySQL's read timeout ([mysql] timeout, seconds) while a step rewrites
+    a table: filling a column and building a FULLTEXT index over a million rows
+    takes minutes, and a timeout would leave the upgrade half done and retried."""
+    raw = conn.connection.dbapi_connection
+    previous = getattr(raw, "_read_timeout", None)
+    if hasattr(raw, "_read_timeout"):
+        setattr(raw, "_read_timeout", None)  # noqa: B010 (a private attribute)
+    try:
+        yield
+    finally:
+        if hasattr(raw, "_read_timeout"):
+            setattr(raw, "_read_timeout", previous)  # noqa: B010
+
+
+def _add_search_parts(conn: Connection, messages: Table) -> None:
+    if "search_scope" not in {c["name"] for c in inspect(conn).get_columns(messages.name)}:
+        column = messages.c.search_scope
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {conn.dialect.identifier_preparer.quote(messages.name)} "
+            f"ADD COLUMN search_scope {kind} NOT NULL DEFAULT ''"
+        )
+    conn.execute(
+        messages.update()
+        .where(messages.c.search_scope == "")
+        .values(search_scope=search_scope_sql(messages))
+    )
+    if conn.dialect.name == "sqlite":
+        fts = search_table_sqlite(messages.name)
+        fresh = not inspect(conn).has_table(fts)
+        for statement in search_ddl_sqlite(messages.name):
+            conn.exec_driver_sql(statement)
+        if fresh:
+            conn.exec_driver_sql(
+                f"INSERT INTO {fts}(rowid, content, search_scope) "
+                f"SELECT id, content, search_scope FROM {messages.name} "
+                f"WHERE content_type = {SEARCHABLE_CONTENT_TYPE}"
+            )
+        return
+    have = {ix["name"] for ix in inspect(conn).get_indexes(messages.name)}
+    for index in messages.indexes:
+        if index.name not in have and index.dialect_options["mysql"]["prefix"] == "FULLTEXT":
+            index.create(conn)
+
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n; version 1 is the
 #: first schema, so the keys are exactly 2..SCHEMA_VERSION.
 MIGRATIONS: dict[int, Migration] = {
@@ -340,4 +498,5 @@ MIGRATIONS: dict[int, Migration] = {
     4: _add_last_seen_for_presence,
     5: _add_read_state,
     6: _add_user_language,
+    7: _add_message_search,
 }

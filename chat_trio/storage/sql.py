@@ -45,7 +45,8 @@ from chat_trio.model import (
 )
 from chat_trio.storage import reads, search, social
 from chat_trio.storage import schema as schema_mod
-from chat_trio.storage.schema import Schema
+from chat_trio.storage.schema import Schema, search_scope
+from chat_trio.storage.message_search import MessageSearch, SearchPage, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ PENDING_FILE_EXPIRY_MS = 15 * 60 * 1000
 #: The columns a new message row gives, in the order ``SqlStore._row`` lists them.
 _MESSAGE_COLUMNS = (
     "from_user_id", "to_user_id", "message_type", "content_type", "content", "url",
-    "client_id", "created_at",
+    "client_id", "created_at", "search_scope",
 )
 
 
@@ -109,6 +110,7 @@ class SqlStore:
             f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join(["?"] * len(_MESSAGE_COLUMNS))})'
         )
         self._mariadb_insert_head = f"INSERT INTO `{table}` ({columns}) VALUES "
+        self._search = MessageSearch(schema)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -602,6 +604,7 @@ class SqlStore:
         return (
             m.sender.id, m.to_id, int(m.message_type), m.content_type, m.content, m.url,
             m.client_id or None, m.created_at_ms,
+            search_scope(int(m.message_type), m.sender.id, m.to_id),
         )
 
     @staticmethod
@@ -731,6 +734,16 @@ class SqlStore:
             )
             for m in (r._mapping for r in rows)
         ]
+
+    async def search_messages(self, request: SearchRequest) -> SearchPage:
+        """One page of the text messages the user may read that match the terms,
+        newest first (storage/message_search.py)."""
+
+        def run() -> SearchPage:
+            with self.engine.connect() as conn:
+                return self._search.run(conn, request)
+
+        return await self._run(run)
 
     # -- stored files -------------------------------------------------------------
 
