@@ -50,8 +50,8 @@ import trio
 from chat_trio.config import Config, MysqlConfig
 from chat_trio.search import parse_query
 from chat_trio.storage import SqlStore, open_storage
-from chat_trio.storage.schema import search_scope
 from chat_trio.storage.message_search import SearchRequest
+from chat_trio.storage.schema import search_scope
 
 FUNCTION_WORDS = (
     "the", "to", "and", "you", "a", "i", "it", "of", "is", "that", "in", "for", "on",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import uuid as uuid_lib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,11 @@ import pymysql
 import pytest
 import trio
 
+from chat_trio import model
 from chat_trio.app import serve
 from chat_trio.client import ChatClient, Me
 from chat_trio.config import Config, MysqlConfig
+from chat_trio.storage import SqlStore, open_storage
 from tests.instances import MariadbInstance, RedisInstance, own_mariadb_server, own_redis_server
 
 #: Every test has a time limit (a hang guard): see tests/time_limits.py.
@@ -169,6 +172,30 @@ def server_config(
     if limits:
         config = config.replace("limits", **limits)
     return config
+
+
+@pytest.fixture
+def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
+    """A configuration whose store is a fresh SQLite file or a throwaway MariaDB
+    database of this test's own (for the tests that talk to storage directly)."""
+    mysql = None
+    if backend == "mysql":
+        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
+    return server_config(tmp_path, mysql=mysql)
+
+
+@pytest.fixture
+async def store(store_config: Config) -> AsyncIterator[SqlStore]:
+    async with open_storage(store_config) as opened:
+        yield opened
+
+
+async def new_user(store: SqlStore, name: str | None = None) -> model.User:
+    """A user stored directly (the password hash is a placeholder: nobody logs in)."""
+    name = name or f"u-{uuid_lib.uuid4().hex[:8]}"
+    return await store.create_user(
+        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
+    )
 
 
 @dataclass

@@ -3,29 +3,8 @@ what it forgot is read again from the database (SQLite and MariaDB)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from chat_trio.config import Config
 from chat_trio.directory import Directory
-from chat_trio.storage import SqlStore, open_storage
-from tests.conftest import fresh_mysql, server_config
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
+from chat_trio.storage import SqlStore
 
 
 async def test_past_max_users_the_cache_starts_over(store: SqlStore) -> None:

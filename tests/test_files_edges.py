@@ -6,35 +6,18 @@ from __future__ import annotations
 
 import logging
 import uuid as uuid_lib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from chat_trio.config import Config
 from chat_trio.errors import ProtocolError, StorageError
 from chat_trio.files import _WRITE_CHUNK, FileStore, _amount
 from chat_trio.model import User
-from chat_trio.storage import SqlStore, open_storage
-from tests.conftest import fresh_mysql, server_config
+from chat_trio.storage import SqlStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LIMIT = 2 * _WRITE_CHUNK
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
 
 
 @pytest.fixture

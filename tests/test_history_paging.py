@@ -4,36 +4,10 @@ the id, oldest first, for a conversation and a group (SQLite and MariaDB)."""
 from __future__ import annotations
 
 import uuid as uuid_lib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from chat_trio.config import Config
 from chat_trio.model import MessageType, NewMessage, User
-from chat_trio.storage import SqlStore, open_storage
-from tests.conftest import fresh_mysql, server_config
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
-
-
-async def new_user(store: SqlStore) -> User:
-    name = f"u-{uuid_lib.uuid4().hex[:8]}"
-    return await store.create_user(
-        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
-    )
+from chat_trio.storage import SqlStore
+from tests.conftest import new_user
 
 
 def message(sender: User, to_uuid: str, to_id: int, kind: MessageType, i: int) -> NewMessage:

@@ -4,11 +4,8 @@ receipts setting, the conversation list and its pages, the migration, the indexe
 from __future__ import annotations
 
 import uuid as uuid_lib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 from sqlalchemy import Select, delete, insert, inspect, text
 
@@ -18,30 +15,9 @@ from chat_trio.storage import SqlStore, open_storage
 from chat_trio.storage import reads as reads_mod
 from chat_trio.storage import schema as schema_mod
 from chat_trio.storage.schema import SCHEMA_VERSION
-from tests.conftest import fresh_mysql, server_config
+from tests.conftest import new_user
 
 USER, GROUP = int(MessageType.USER), int(MessageType.GROUP)
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
-
-
-async def new_user(store: SqlStore) -> User:
-    name = f"u-{uuid_lib.uuid4().hex[:8]}"
-    return await store.create_user(
-        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
-    )
 
 
 async def send(store: SqlStore, sender: User, to: User | Group, content: str, at: int) -> int:

@@ -3,31 +3,11 @@ that comes second finds the row there and goes on (SQLite and MariaDB)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 import trio
 from sqlalchemy import func, select
 
-from chat_trio.config import Config
-from chat_trio.storage import SqlStore, open_storage
+from chat_trio.storage import SqlStore
 from chat_trio.storage.schema import SCHEMA_VERSION
-from tests.conftest import fresh_mysql, server_config
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
 
 
 async def test_recording_a_version_already_recorded_is_no_error(store: SqlStore) -> None:

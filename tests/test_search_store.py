@@ -16,13 +16,12 @@ from chat_trio.config import Config
 from chat_trio.model import Group, MessageType, NewMessage, User
 from chat_trio.search import parse_query
 from chat_trio.storage import SqlStore, open_storage
-from chat_trio.storage import schema as schema_mod
 from chat_trio.storage import message_search as storage_search
-from chat_trio.storage.schema import SCHEMA_VERSION, search_ddl_sqlite, search_table_sqlite
+from chat_trio.storage import schema as schema_mod
 from chat_trio.storage.message_search import MessageSearch, SearchRequest
-from tests.test_storage import message, new_user
-from tests.test_storage import store as store
-from tests.test_storage import store_config as store_config
+from chat_trio.storage.schema import SCHEMA_VERSION, search_ddl_sqlite, search_table_sqlite
+from tests.conftest import new_user
+from tests.test_storage import message
 
 
 async def found(store: SqlStore, user: User, q: str, **filters: int) -> list[str]:

@@ -7,7 +7,6 @@ these tests also show that ``tablePrefix`` is honored.
 from __future__ import annotations
 
 import uuid as uuid_lib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,31 +20,10 @@ from chat_trio.storage import SqlStore, open_storage
 from chat_trio.storage import schema as schema_mod
 from chat_trio.storage import sql as sql_mod
 from chat_trio.storage.schema import SCHEMA_VERSION, Schema
-from tests.conftest import fresh_mysql, mysql_admin, server_config
+from tests.conftest import mysql_admin, new_user, server_config
 
 #: 4-byte UTF-8 (outside the BMP): what utf8mb3 tables lose.
 FOUR_BYTES = "𝄞 😀 🀄 👩‍💻"
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
-
-
-async def new_user(store: SqlStore, name: str | None = None) -> User:
-    name = name or f"u-{uuid_lib.uuid4().hex[:8]}"
-    return await store.create_user(
-        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
-    )
 
 
 def message(sender: User, to: User, content: str, client_id: str = "", at: int = 1) -> NewMessage:

@@ -11,9 +11,7 @@ from chat_trio.config import Config
 from chat_trio.storage import SqlStore, make_store, open_storage
 from chat_trio.storage.schema import SCHEMA_VERSION
 from chat_trio.storage.search import like_escaped
-from tests.test_storage import new_user, store, store_config
-
-__all__ = ["store", "store_config"]  # fixtures used here
+from tests.conftest import new_user
 
 
 async def test_a_request_is_pending_until_accepted(store: SqlStore) -> None:

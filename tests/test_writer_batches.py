@@ -4,36 +4,17 @@ to flush once its queue is closed returns at once."""
 
 from __future__ import annotations
 
-import uuid as uuid_lib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import cast
 
-import pytest
 import trio
 
-from chat_trio.config import Config
 from chat_trio.hub import Batch, HubEvent, Reply
 from chat_trio.intake import PersistRequest
-from chat_trio.model import MessageType, NewMessage, User
+from chat_trio.model import MessageType, NewMessage
 from chat_trio.session import Session
-from chat_trio.storage import SqlStore, open_storage
+from chat_trio.storage import SqlStore
 from chat_trio.writer import StoreWriter
-from tests.conftest import fresh_mysql, server_config
-
-
-@pytest.fixture
-def store_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Config:
-    mysql = None
-    if backend == "mysql":
-        mysql = fresh_mysql(request.getfixturevalue("mysql_database"))
-    return server_config(tmp_path, mysql=mysql)
-
-
-@pytest.fixture
-async def store(store_config: Config) -> AsyncIterator[SqlStore]:
-    async with open_storage(store_config) as opened:
-        yield opened
+from tests.conftest import new_user
 
 
 class Origin:
@@ -45,13 +26,6 @@ class Origin:
 
     def deliver(self, payload: bytes) -> bool:
         raise AssertionError("the writer never delivers itself")
-
-
-async def new_user(store: SqlStore) -> User:
-    name = f"u-{uuid_lib.uuid4().hex[:8]}"
-    return await store.create_user(
-        uuid=str(uuid_lib.uuid4()), username=name, password_hash="x", nickname=name, email=""
-    )
 
 
 async def test_a_backlog_is_stored_in_batches_of_at_most_max_batch(store: SqlStore) -> None:

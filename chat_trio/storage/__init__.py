@@ -23,8 +23,8 @@ from chat_trio.model import (
     StoredMessage,
     User,
 )
-from chat_trio.storage.schema import build_schema
 from chat_trio.storage.message_search import SearchPage, SearchRequest
+from chat_trio.storage.schema import build_schema
 from chat_trio.storage.social import (
     AnswerOutcome,
     BlockOutcome,

@@ -45,8 +45,8 @@ from chat_trio.model import (
 )
 from chat_trio.storage import reads, search, social
 from chat_trio.storage import schema as schema_mod
-from chat_trio.storage.schema import Schema, search_scope
 from chat_trio.storage.message_search import MessageSearch, SearchPage, SearchRequest
+from chat_trio.storage.schema import Schema, search_scope
 
 log = logging.getLogger(__name__)
 
