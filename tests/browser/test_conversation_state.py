@@ -250,3 +250,34 @@ def test_reconnect_catches_up_and_marks_missed_messages_unread(
         alice.page.context.close()
         bob.page.context.close()
     assert alice.errors + bob.errors == []
+
+
+def test_own_message_from_another_device_is_filed_as_own(
+    browser: Browser, fast_server: ChatServer
+) -> None:
+    alice = register_and_login(browser, fast_server, unique("alice"))
+    bob = register_and_login(browser, fast_server, unique("bob"))
+    users = [alice, bob]
+    try:
+        befriend(alice, bob)
+        phone = second_device(browser, fast_server, alice)
+        users.append(phone)
+        alice.open_conv(bob.username)
+        alice.send_text("from the laptop")
+        # the phone files it under bob, as alice's own, with no unread mark
+        expect(phone.conv(bob.username)).to_contain_text("from the laptop")
+        expect(phone.page.locator(unread_of(bob.username))).to_have_count(0)
+        expect(phone.page).to_have_title("chat-trio")
+        phone.open_conv(bob.username)
+        mine = phone.page.locator('[data-testid="msg"][data-mine="1"]', has_text="from the laptop")
+        expect(mine).to_have_count(1)
+        expect(phone.page.locator('[data-testid="msg"][data-mine="0"]')).to_have_count(0)
+        # and bob sees it as his peer's
+        bob.open_conv(alice.username)
+        expect(
+            bob.page.locator('[data-testid="msg"][data-mine="0"]', has_text="from the laptop")
+        ).to_have_count(1)
+    finally:
+        for u in users:
+            u.page.context.close()
+    assert [e for u in users for e in u.errors] == []

@@ -231,6 +231,16 @@ export default function Panel() {
     [loadNewest, markRead],
   );
 
+  // A conversation shown while the tab was hidden is read once it is seen.
+  useEffect(() => {
+    const onVisible = () => {
+      const key = stateRef.current.active;
+      if (!document.hidden && key) markRead(key);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [markRead]);
+
   const closeConversation = () => {
     dispatch({ type: "open", key: null });
     stateRef.current = { ...stateRef.current, active: null };
