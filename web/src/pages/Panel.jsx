@@ -323,6 +323,8 @@ export default function Panel() {
       if (msg.type === "error") {
         const text = errorText(msg.errorKey, msg.content || i18n.t("errors.status", { status: msg.code }));
         if (msg.clientId) dispatch({ type: "failed", clientId: msg.clientId, error: text });
+        // a refused catch-up must not silence the messages that follow
+        else syncingRef.current = false;
         message.error(text);
         return;
       }
