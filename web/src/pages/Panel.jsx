@@ -73,6 +73,7 @@ export default function Panel() {
   const [callState, setCallState] = useState({ phase: "idle" });
   const [frame, setFrame] = useState(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
+  const [friendNames, setFriendNames] = useState(() => new Set());
   // What the polite live region last announced (new messages), for screen readers.
   const [announcement, setAnnouncement] = useState("");
   const socketRef = useRef(null);
@@ -139,6 +140,10 @@ export default function Panel() {
     if (!me) return;
     const items = [];
     let before = "";
+    // who is a friend (a 1:1 conversation may be with someone who is not)
+    Api.friends(me.uuid)
+      .then((fs) => setFriendNames(new Set((fs || []).map((f) => f.username))))
+      .catch(() => {});
     try {
       for (;;) {
         const page = await Api.conversations(before);
@@ -445,6 +450,7 @@ export default function Panel() {
           me={me}
           setMe={setMe}
           conversations={conversations}
+          friendNames={friendNames}
           activeKey={state.active}
           unread={unread}
           lastText={lastText}
