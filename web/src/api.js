@@ -50,7 +50,7 @@ export async function api(method, path, { json, form, quiet } = {}) {
     if (!quiet) message.error(err.message);
     throw err;
   }
-  let envelope = null;
+  let envelope;
   try {
     envelope = await res.json();
   } catch {
@@ -72,6 +72,10 @@ export function fileUrl(name) {
   return name ? `/file/${encodeURIComponent(name)}` : "";
 }
 
+function paging(before, limit) {
+  return `${before ? `&before=${before}` : ""}${limit ? `&limit=${limit}` : ""}`;
+}
+
 export const Api = {
   register: (u) => api("POST", "/user/register", { json: u }),
   login: (u) => api("POST", "/user/login", { json: u }),
@@ -84,13 +88,21 @@ export const Api = {
     api("GET", `/user/name?name=${encodeURIComponent(name)}`),
   addFriend: (uuid, friendUsername) =>
     api("POST", "/friend", { json: { uuid, friendUsername } }),
-  friendHistory: (uuid, friendUsername) =>
+  // A page of a conversation's history, oldest first: the newest `limit`, or
+  // the `limit` just before message id `before`.
+  friendHistory: (uuid, friendUsername, { before = 0, limit = 0 } = {}) =>
     api(
       "GET",
-      `/message?Uuid=${encodeURIComponent(uuid)}&MessageType=1&FriendUsername=${encodeURIComponent(friendUsername)}`,
+      `/message?Uuid=${encodeURIComponent(uuid)}&MessageType=1&FriendUsername=${encodeURIComponent(friendUsername)}${paging(before, limit)}`,
+      { quiet: true },
     ),
-  groupHistory: (groupUuid) =>
-    api("GET", `/message?Uuid=${encodeURIComponent(groupUuid)}&MessageType=2`),
+  groupHistory: (groupUuid, { before = 0, limit = 0 } = {}) =>
+    api("GET", `/message?Uuid=${encodeURIComponent(groupUuid)}&MessageType=2${paging(before, limit)}`, {
+      quiet: true,
+    }),
+  // One page of the conversation list, newest activity first.
+  conversations: (before) =>
+    api("GET", `/conversations?limit=200${before ? `&before=${encodeURIComponent(before)}` : ""}`, { quiet: true }),
   uploadAvatar: (uuid, file) => {
     const form = new FormData();
     form.append("uuid", uuid);

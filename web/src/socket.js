@@ -3,6 +3,8 @@
 // login cookie (same origin), so the URL carries no token.
 import { decodeMessage, encodeMessage } from "./proto";
 
+// The optional frames this client understands (docs/protocol.md, "Connecting").
+const FEATURES = "presence,typing,reads";
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 8000;
 // A handshake that has not finished by then is abandoned and retried.
@@ -47,7 +49,7 @@ export class ChatSocket {
 
   url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/socket.io?user=${encodeURIComponent(this.userUuid)}`;
+    return `${proto}//${location.host}/socket.io?user=${encodeURIComponent(this.userUuid)}&features=${FEATURES}`;
   }
 
   connect() {

@@ -25,7 +25,7 @@ export function fullTime(ms, lng = i18n.language) {
 
 // The current time, renewed every `everyMs`, so that relative times move on.
 export function useNow(everyMs = 30 * 1000) {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const id = setInterval(() => setNow(Date.now()), everyMs);
     return () => clearInterval(id);

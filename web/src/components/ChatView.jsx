@@ -1,8 +1,9 @@
 // The open conversation: header, messages, and the composer (text, emoji,
 // files, pasted images, voice and video recordings), plus call buttons.
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { Button, Drawer, Empty, Input, List, Avatar, Popover, Space, Tooltip, Typography, message } from "antd";
 import {
+  ArrowDownOutlined,
   ArrowLeftOutlined,
   AudioOutlined,
   PaperClipOutlined,
@@ -32,6 +33,9 @@ export default function ChatView({
   conv,
   narrow,
   messages,
+  complete,
+  loadingOlder,
+  onLoadOlder,
   onBack,
   onSend,
   onRetry,
@@ -51,15 +55,75 @@ export default function ChatView({
   const { t } = useTranslation();
   const now = useNow();
 
+  const [atBottom, setAtBottom] = useState(true);
+  // What the list showed at the last render: to tell older messages put on
+  // top (keep the view where it was) from new ones below (follow them when
+  // at the bottom), and a newly opened conversation (go to its newest).
+  const shown = useRef({ key: null, first: null, last: null, height: 0, top: 0, bottom: true });
+  const convKey = conv ? conv.key : null;
+  const firstKey = messages.length ? messages[0].key : null;
+  const lastKey = messages.length ? messages[messages.length - 1].key : null;
+
+  useLayoutEffect(() => {
+    const el = listRef.current;
+    if (!el) return;
+    const before = shown.current;
+    if (before.key !== convKey) {
+      el.scrollTop = el.scrollHeight;
+    } else if (firstKey !== before.first && lastKey === before.last) {
+      el.scrollTop = before.top + (el.scrollHeight - before.height);
+    } else if (lastKey !== before.last) {
+      const last = messages[messages.length - 1];
+      if (before.bottom || (last && last.mine)) el.scrollTop = el.scrollHeight;
+    }
+    shown.current = { ...before, key: convKey, first: firstKey, last: lastKey, height: el.scrollHeight, top: el.scrollTop };
+    // a first page that does not fill the view: there is nothing to scroll
+    if (el.scrollHeight <= el.clientHeight && !complete && messages.length && onLoadOlder) onLoadOlder();
+  }, [convKey, firstKey, lastKey, messages, complete, onLoadOlder]);
+
+  // Media that finishes loading grows the list: stay at the newest when there.
   useEffect(() => {
     const el = listRef.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [messages.length, conv && conv.key]);
+    if (!el) return undefined;
+    const onLoad = () => {
+      if (shown.current.bottom) el.scrollTop = el.scrollHeight;
+      shown.current.height = el.scrollHeight;
+      shown.current.top = el.scrollTop;
+    };
+    el.addEventListener("load", onLoad, true);
+    el.addEventListener("loadedmetadata", onLoad, true);
+    return () => {
+      el.removeEventListener("load", onLoad, true);
+      el.removeEventListener("loadedmetadata", onLoad, true);
+    };
+  }, [convKey]);
 
-  useEffect(() => {
+  const onScroll = () => {
+    const el = listRef.current;
+    if (!el) return;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    shown.current.bottom = bottom;
+    shown.current.top = el.scrollTop;
+    shown.current.height = el.scrollHeight;
+    setAtBottom(bottom);
+    if (el.scrollTop < 300 && !complete && onLoadOlder) onLoadOlder();
+  };
+
+  const jumpToLatest = () => {
+    const el = listRef.current;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    shown.current.bottom = true;
+    setAtBottom(true);
+  };
+
+  // Another conversation starts with an empty composer and no members drawer.
+  const [composerOf, setComposerOf] = useState(convKey);
+  if (composerOf !== convKey) {
+    setComposerOf(convKey);
     setText("");
     setMembersOpen(false);
-  }, [conv && conv.key]);
+  }
 
   if (!conv) {
     return (
@@ -195,11 +259,34 @@ export default function ChatView({
         aria-live="off"
         aria-label={t("chat.messages")}
         tabIndex={0}
+        onScroll={onScroll}
+        data-complete={complete ? "1" : "0"}
       >
+        {complete && messages.length > 0 && (
+          <div className="history-start" data-testid="history-start">
+            {t("chat.historyStart")}
+          </div>
+        )}
+        {loadingOlder && (
+          <div className="history-loading" data-testid="history-loading">
+            {t("chat.loadingOlder")}
+          </div>
+        )}
         {messages.map((m) => (
           <MessageItem key={m.key} m={m} me={me} now={now} group={conv.kind === "group"} onRetry={onRetry} />
         ))}
       </div>
+      {!atBottom && (
+        <Button
+          className="jump-latest"
+          shape="round"
+          icon={<ArrowDownOutlined />}
+          onClick={jumpToLatest}
+          data-testid="jump-latest"
+        >
+          {t("chat.jumpLatest")}
+        </Button>
+      )}
       <div className="composer">
         <Space className="tools" wrap>
           <Popover

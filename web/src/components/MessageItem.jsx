@@ -44,6 +44,7 @@ export default function MessageItem({ m, group, onRetry, now }) {
     <div
       className={`msg ${m.mine ? "mine" : "theirs"}`}
       data-testid="msg"
+      data-id={m.id || undefined}
       data-mine={m.mine ? "1" : "0"}
       data-status={m.status}
       data-content-type={m.contentType}

@@ -33,6 +33,7 @@ export default function Sidebar({
   me,
   setMe,
   conversations,
+  friendNames,
   activeKey,
   unread,
   lastText,
@@ -110,7 +111,7 @@ export default function Sidebar({
 
   const badge = CONN_BADGE[connState] || CONN_BADGE.closed;
   const label = connLabel[connState] || connLabel.closed;
-  const isFriend = (username) => conversations.some((c) => c.kind === "user" && c.name === username);
+  const isFriend = (username) => friendNames.has(username);
   const isMember = (uuid) => conversations.some((c) => c.kind === "group" && c.key === uuid);
 
   return (

@@ -1,6 +1,6 @@
 // The main view: conversations on the left, the open chat on the right (one
 // at a time on a narrow screen), calls on top.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { Spin, message, notification } from "antd";
 import { useTranslation } from "react-i18next";
@@ -13,6 +13,14 @@ import Sidebar from "../components/Sidebar";
 import ChatView from "../components/ChatView";
 import CallPanel from "../components/CallPanel";
 import FrameViewer from "../components/FrameViewer";
+import {
+  fileFrame,
+  initialState,
+  newestHeldId,
+  orderedConversations,
+  reducer,
+  totalUnread,
+} from "../store/conversations";
 
 const NARROW_PX = 768;
 
@@ -29,41 +37,6 @@ function useNarrow() {
 function newClientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-}
-
-function fromHistory(item, me) {
-  return {
-    key: `h${item.id}`,
-    id: item.id,
-    mine: item.fromUserId === me.uuid,
-    senderUuid: item.fromUserId,
-    senderName: item.fromUsername,
-    avatar: item.avatar,
-    content: item.content,
-    contentType: item.contentType,
-    url: item.url,
-    createAt: item.createAt ? Date.parse(item.createAt) : 0,
-    status: "sent",
-  };
-}
-
-// A chat frame from the server: from is the sender (one-to-one) or the group
-// (group message, the sender is then in to).
-function fromFrame(msg) {
-  const group = msg.messageType === 2;
-  return {
-    key: msg.id ? `h${msg.id}` : `l${newClientId()}`,
-    id: msg.id || 0,
-    mine: false,
-    senderUuid: group ? msg.to : msg.from,
-    senderName: msg.fromUsername,
-    avatar: msg.avatar,
-    content: msg.content,
-    contentType: msg.contentType,
-    url: msg.url,
-    createAt: msg.createAt || Date.now(),
-    status: "sent",
-  };
 }
 
 // A message in one line, for the conversation list, notifications and the
@@ -86,27 +59,37 @@ function preview(m) {
   }
 }
 
+// How many messages one history page holds.
+const PAGE = 100;
+
 export default function Panel() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const narrow = useNarrow();
   const [me, setMe] = useState(null);
   const [config, setConfig] = useState(null);
-  const [friends, setFriends] = useState([]);
-  const [groups, setGroups] = useState([]);
-  const [activeKey, setActiveKey] = useState(null);
-  const [messages, setMessages] = useState({});
-  const [unread, setUnread] = useState({});
-  const [lastText, setLastText] = useState({});
+  const [state, dispatch] = useReducer(reducer, initialState);
   const [connState, setConnState] = useState("connecting");
   const [callState, setCallState] = useState({ phase: "idle" });
   const [frame, setFrame] = useState(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [friendNames, setFriendNames] = useState(() => new Set());
   // What the polite live region last announced (new messages), for screen readers.
   const [announcement, setAnnouncement] = useState("");
   const socketRef = useRef(null);
   const callRef = useRef(null);
-  const activeRef = useRef(null);
-  const convsRef = useRef({});
+  // The store as of the last render, for the socket's handlers.
+  const stateRef = useRef(state);
+  // Conversations whose newest page was fetched, and pages in flight.
+  const loadedRef = useRef(new Set());
+  const olderRef = useRef(new Set());
+  // A catch-up is running: its messages are counted but not announced one by one.
+  const syncingRef = useRef(false);
+  const listLoadedRef = useRef(false);
+
+  useEffect(() => {
+    stateRef.current = state;
+  }, [state]);
 
   // Restore the session (the login cookie); without one go to the login page.
   useEffect(() => {
@@ -115,6 +98,8 @@ export default function Panel() {
       .then(([user, cfg]) => {
         if (!live) return;
         applyLanguage(user.language);
+        dispatch({ type: "me", me: user.uuid });
+        stateRef.current = { ...stateRef.current, me: user.uuid };
         setMe(user);
         setConfig(cfg || { iceServers: [], heartbeatSeconds: 10, maxUploadBytes: 0 });
         if (!location.pathname.startsWith(`/panel/${user.uuid}`)) {
@@ -129,105 +114,141 @@ export default function Panel() {
     };
   }, [navigate]);
 
+  const unreadTotal = totalUnread(state);
   // The tab's title carries the number of unread messages.
   useEffect(() => {
-    const total = Object.values(unread).reduce((a, n) => a + n, 0);
-    document.title = total > 0 ? t("app.titleUnread", { count: total }) : t("app.title");
-  }, [unread, t]);
+    document.title = unreadTotal > 0 ? t("app.titleUnread", { count: unreadTotal }) : t("app.title");
+  }, [unreadTotal, t]);
 
-  const conversations = useMemo(() => {
-    const list = [
-      ...friends.map((f) => ({
-        key: f.uuid,
-        kind: "user",
-        name: f.username,
-        title: f.nickname || f.username,
-        avatar: f.avatar,
-      })),
-      ...groups.map((g) => ({
-        key: g.uuid,
-        kind: "group",
-        name: g.name,
-        title: g.name,
-        notice: g.notice,
-        avatar: "",
-      })),
-    ];
-    return list;
-  }, [friends, groups]);
+  const conversations = useMemo(() => orderedConversations(state), [state]);
+  const unread = useMemo(() => Object.fromEntries(conversations.map((c) => [c.key, c.unread])), [conversations]);
+  const lastText = useMemo(
+    () => Object.fromEntries(conversations.filter((c) => c.last).map((c) => [c.key, preview(c.last)])),
+    [conversations],
+  );
+  const active = (state.active && state.convs[state.active]) || null;
 
-  useEffect(() => {
-    convsRef.current = Object.fromEntries(conversations.map((c) => [c.key, c]));
-  }, [conversations]);
+  // Asks for everything after the newest id seen (docs/protocol.md, "Catch-up").
+  const startSync = useCallback(() => {
+    const from = stateRef.current.lastSeenId;
+    if (!from || !socketRef.current) return;
+    if (socketRef.current.send({ type: "sync", id: from })) syncingRef.current = true;
+  }, []);
 
-  const active = (activeKey && conversations.find((c) => c.key === activeKey)) || null;
-
+  // The whole conversation list, page by page.
   const refreshLists = useCallback(async () => {
     if (!me) return;
-    const [fs, gs] = await Promise.all([
-      Api.friends(me.uuid).catch(() => null),
-      Api.groups(me.uuid).catch(() => null),
-    ]);
-    if (fs) setFriends(fs);
-    if (gs) setGroups(gs);
-  }, [me]);
+    const items = [];
+    let before = "";
+    // who is a friend (a 1:1 conversation may be with someone who is not)
+    Api.friends(me.uuid)
+      .then((fs) => setFriendNames(new Set((fs || []).map((f) => f.username))))
+      .catch(() => {});
+    try {
+      for (;;) {
+        const page = await Api.conversations(before);
+        items.push(...page.items);
+        if (!page.next) break;
+        before = page.next;
+      }
+    } catch {
+      return;
+    }
+    dispatch({ type: "conversations", items });
+    const first = !listLoadedRef.current;
+    listLoadedRef.current = true;
+    if (first) {
+      // messages that came between the list's answer and the socket's opening
+      const newest = Math.max(0, ...items.map((i) => (i.lastMessage ? i.lastMessage.id : 0)));
+      stateRef.current = { ...stateRef.current, lastSeenId: Math.max(stateRef.current.lastSeenId, newest) };
+      if (socketRef.current && socketRef.current.isOpen()) startSync();
+    }
+  }, [me, startSync]);
 
   useEffect(() => {
     refreshLists();
   }, [refreshLists]);
 
-  const loadHistory = useCallback(
-    async (conv) => {
-      if (!me || !conv) return;
-      let items;
-      try {
-        items =
-          conv.kind === "group"
-            ? await Api.groupHistory(conv.key)
-            : await Api.friendHistory(me.uuid, conv.name);
-      } catch {
-        return;
-      }
-      const history = (items || []).map((it) => fromHistory(it, me));
-      const ids = new Set(history.map((m) => m.id));
-      setMessages((all) => {
-        const kept = (all[conv.key] || []).filter((m) => !m.id || !ids.has(m.id));
-        return { ...all, [conv.key]: [...history, ...kept] };
-      });
+  // Tells the server (and so every device of the user) that the conversation
+  // is read up to the newest message held.
+  const markRead = useCallback((key, atLeast = 0) => {
+    const s = stateRef.current;
+    const conv = s.convs[key];
+    if (!conv || !socketRef.current) return;
+    const id = Math.max(newestHeldId(s, key), atLeast);
+    if (!id || (id <= conv.readId && !conv.unread)) return;
+    socketRef.current.send({ type: "read", to: key, messageType: conv.kind === "group" ? 2 : 1, id });
+  }, []);
+
+  const fetchPage = useCallback(
+    (conv, before) => {
+      const opts = { before, limit: PAGE };
+      return conv.kind === "group" ? Api.groupHistory(conv.key, opts) : Api.friendHistory(me.uuid, conv.name, opts);
     },
     [me],
   );
 
-  const openConversation = useCallback(
-    (key) => {
-      setActiveKey(key);
-      activeRef.current = key;
-      setUnread((u) => ({ ...u, [key]: 0 }));
-      const conv = convsRef.current[key];
-      if (conv) loadHistory(conv);
+  const loadNewest = useCallback(
+    async (conv) => {
+      let items;
+      try {
+        items = (await fetchPage(conv, 0)) || [];
+      } catch {
+        return;
+      }
+      loadedRef.current.add(conv.key);
+      dispatch({ type: "history", key: conv.key, items, complete: items.length < PAGE });
+      const top = items.length ? items[items.length - 1].id : 0;
+      if (stateRef.current.active === conv.key) markRead(conv.key, top);
     },
-    [loadHistory],
+    [fetchPage, markRead],
   );
 
-  const closeConversation = () => {
-    setActiveKey(null);
-    activeRef.current = null;
-  };
+  const loadOlder = useCallback(async () => {
+    const s = stateRef.current;
+    const key = s.active;
+    const conv = key && s.convs[key];
+    if (!conv || s.complete[key] || olderRef.current.has(key)) return;
+    const oldest = (s.messages[key] || []).find((m) => m.id);
+    if (!oldest) return;
+    olderRef.current.add(key);
+    setLoadingOlder(true);
+    try {
+      const items = (await fetchPage(conv, oldest.id)) || [];
+      dispatch({ type: "history", key, items, complete: items.length < PAGE });
+    } catch {
+      // a failed page is asked for again on the next scroll
+    } finally {
+      olderRef.current.delete(key);
+      setLoadingOlder(false);
+    }
+  }, [fetchPage]);
 
-  const patchByClientId = (clientId, patch) => {
-    setMessages((all) => {
-      const next = { ...all };
-      for (const [k, list] of Object.entries(all)) {
-        const i = list.findIndex((m) => m.clientId === clientId);
-        if (i >= 0) {
-          const copy = list.slice();
-          copy[i] = { ...copy[i], ...patch };
-          next[k] = copy;
-          return next;
-        }
-      }
-      return all;
-    });
+  const openConversation = useCallback(
+    (key) => {
+      dispatch({ type: "open", key });
+      stateRef.current = { ...stateRef.current, active: key };
+      const conv = stateRef.current.convs[key];
+      if (!conv) return;
+      if (loadedRef.current.has(key)) markRead(key);
+      else loadNewest(conv);
+    },
+    [loadNewest, markRead],
+  );
+
+  // A conversation shown while the tab was hidden is read once it is seen.
+  useEffect(() => {
+    const onVisible = () => {
+      const key = stateRef.current.active;
+      if (!document.hidden && key) markRead(key);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [markRead]);
+
+  const closeConversation = () => {
+    dispatch({ type: "open", key: null });
+    stateRef.current = { ...stateRef.current, active: null };
   };
 
   // The socket and the call manager live as long as the logged-in user.
@@ -265,27 +286,69 @@ export default function Panel() {
       if (reconnected) {
         message.success(i18n.t("conn.reconnected"));
         refreshLists();
-        const conv = convsRef.current[activeRef.current];
-        if (conv) loadHistory(conv);
       }
+      if (listLoadedRef.current) startSync();
     });
+
+    const deliver = (msg) => {
+      const { key, message: m } = fileFrame(msg, me.uuid);
+      const known = stateRef.current.convs[key];
+      dispatch({ type: "incoming", key, message: m });
+      if (!known) refreshLists();
+      if (key === stateRef.current.active && !document.hidden && m.id) markRead(key, m.id);
+      if (m.mine || syncingRef.current) return;
+      const sender = msg.fromUsername || i18n.t("notify.someone");
+      const where = known && known.kind === "group" ? known.name : "";
+      setAnnouncement(
+        where
+          ? i18n.t("notify.announceGroup", { name: sender, group: where, text: preview(m) })
+          : i18n.t("notify.announce", { name: sender, text: preview(m) }),
+      );
+      if ((key !== stateRef.current.active || document.hidden) && !(known && known.muted)) {
+        notification.info({
+          key: `msg-${key}`,
+          message: where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender,
+          description: preview(m),
+          placement: "topRight",
+          duration: 4,
+          onClick: () => openConversation(key),
+        });
+      }
+    };
+
     socket.on("message", (msg) => {
       if (msg.type === "heatbeat") {
         window.__chatTrio.pongs = (window.__chatTrio.pongs || 0) + 1;
         return;
       }
       if (msg.type === "ack") {
-        patchByClientId(msg.clientId, {
-          status: "sent",
-          id: msg.id,
-          createAt: msg.createAt || Date.now(),
-        });
+        dispatch({ type: "ack", clientId: msg.clientId, id: msg.id, createAt: msg.createAt || Date.now() });
         return;
       }
       if (msg.type === "error") {
         const text = errorText(msg.errorKey, msg.content || i18n.t("errors.status", { status: msg.code }));
-        if (msg.clientId) patchByClientId(msg.clientId, { status: "failed", error: text });
+        if (msg.clientId) dispatch({ type: "failed", clientId: msg.clientId, error: text });
+        // a refused catch-up must not silence the messages that follow
+        else syncingRef.current = false;
         message.error(text);
+        return;
+      }
+      if (msg.type === "read") {
+        dispatch({ type: "read", from: msg.from, to: msg.to, id: msg.id, unread: msg.unread });
+        return;
+      }
+      if (msg.type === "mute") {
+        dispatch({ type: "mute", to: msg.to, muted: msg.muted });
+        return;
+      }
+      if (msg.type === "sync") {
+        if (msg.content === "more") socket.send({ type: "sync", id: msg.id });
+        else syncingRef.current = false;
+        window.__chatTrio.syncs = (window.__chatTrio.syncs || 0) + (msg.content === "more" ? 0 : 1);
+        return;
+      }
+      if (msg.type === "friend") {
+        refreshLists();
         return;
       }
       if (isCallFrame(msg)) {
@@ -304,34 +367,7 @@ export default function Panel() {
       }
       if (msg.type !== "" || msg.from === "System") return;
       if (msg.contentType < CT.TEXT || msg.contentType > CT.VIDEO) return;
-      const key = msg.from;
-      const m = fromFrame(msg);
-      setMessages((all) => {
-        const list = all[key] || [];
-        if (m.id && list.some((x) => x.id === m.id)) return all;
-        return { ...all, [key]: [...list, m] };
-      });
-      setLastText((t) => ({ ...t, [key]: preview(m) }));
-      const conv = convsRef.current[key];
-      const sender = msg.fromUsername || i18n.t("notify.someone");
-      const where = conv && conv.kind === "group" ? conv.name : "";
-      setAnnouncement(
-        where
-          ? i18n.t("notify.announceGroup", { name: sender, group: where, text: preview(m) })
-          : i18n.t("notify.announce", { name: sender, text: preview(m) }),
-      );
-      if (!conv) refreshLists();
-      if (key !== activeRef.current || document.hidden) {
-        if (key !== activeRef.current) setUnread((u) => ({ ...u, [key]: (u[key] || 0) + 1 }));
-        notification.info({
-          key: `msg-${key}`,
-          message: where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender,
-          description: preview(m),
-          placement: "topRight",
-          duration: 4,
-          onClick: () => openConversation(key),
-        });
-      }
+      deliver(msg);
     });
     socket.connect();
     return () => {
@@ -339,12 +375,14 @@ export default function Panel() {
       calls.reset();
       socket.close();
     };
+    // The socket lives as long as the user and config; the callbacks it uses
+    // read the store through stateRef.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [me, config]);
+  }, [me?.uuid, config]);
 
   const sendChat = useCallback(
     ({ contentType, content, url = "" }) => {
-      const conv = convsRef.current[activeRef.current];
+      const conv = stateRef.current.convs[stateRef.current.active];
       if (!conv || !me) return;
       const clientId = newClientId();
       const local = {
@@ -361,8 +399,7 @@ export default function Panel() {
         createAt: Date.now(),
         status: "sending",
       };
-      setMessages((all) => ({ ...all, [conv.key]: [...(all[conv.key] || []), local] }));
-      setLastText((t) => ({ ...t, [conv.key]: preview(local) }));
+      dispatch({ type: "pending", key: conv.key, message: local });
       const ok = socketRef.current.send({
         from: me.uuid,
         fromUsername: me.username,
@@ -374,7 +411,7 @@ export default function Panel() {
         clientId,
       });
       if (!ok) {
-        patchByClientId(clientId, { status: "failed", error: i18n.t("chat.notConnectedShort") });
+        dispatch({ type: "failed", clientId, error: i18n.t("chat.notConnectedShort") });
         message.error(i18n.t("chat.notConnected"));
       }
     },
@@ -384,8 +421,7 @@ export default function Panel() {
   // A failed message is sent again as a new one; the failed copy goes away.
   const retry = useCallback(
     (m) => {
-      const key = activeRef.current;
-      setMessages((all) => ({ ...all, [key]: (all[key] || []).filter((x) => x.key !== m.key) }));
+      dispatch({ type: "remove", key: stateRef.current.active, messageKey: m.key });
       sendChat({ contentType: m.contentType, content: m.content, url: m.url });
     },
     [sendChat],
@@ -414,7 +450,8 @@ export default function Panel() {
           me={me}
           setMe={setMe}
           conversations={conversations}
-          activeKey={activeKey}
+          friendNames={friendNames}
+          activeKey={state.active}
           unread={unread}
           lastText={lastText}
           connState={connState}
@@ -428,7 +465,10 @@ export default function Panel() {
           me={me}
           conv={active}
           narrow={narrow}
-          messages={(active && messages[active.key]) || []}
+          messages={(active && state.messages[active.key]) || []}
+          complete={!!(active && state.complete[active.key])}
+          loadingOlder={loadingOlder}
+          onLoadOlder={loadOlder}
           onBack={closeConversation}
           onSend={sendChat}
           onRetry={retry}
