@@ -218,7 +218,7 @@ class User:
     def ask_to_be_friends(self, username: str) -> None:
         """Search and press Add: a friend request until the other side adds back."""
         self.search(username)
-        with self.page.expect_response(lambda r: r.url.endswith("/friend")) as answer:
+        with self.page.expect_response(lambda r: r.url.endswith("/friend/requests")) as answer:
             self.page.get_by_test_id("add-friend").click()
         assert answer.value.ok
 
@@ -288,11 +288,9 @@ def make_user(
 def befriend(asker: User, accepter: User) -> None:
     """Make two users friends through the page: ``asker`` adds ``accepter``
     (a request), ``accepter`` adds back (the acceptance), and ``asker``'s list
-    shows the new friend once it refreshes."""
+    shows the new friend without a reload (the acceptance is pushed)."""
     asker.ask_to_be_friends(accepter.username)
     accepter.find_and_add_friend(asker.username)
-    asker.page.reload()
-    asker.expect_online()
     playwright_sync.expect(asker.conv(accepter.username)).to_be_visible()
 
 

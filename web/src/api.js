@@ -86,8 +86,8 @@ export const Api = {
   friends: (uuid) => api("GET", `/user?uuid=${encodeURIComponent(uuid)}`),
   findByName: (name) =>
     api("GET", `/user/name?name=${encodeURIComponent(name)}`),
-  addFriend: (uuid, friendUsername) =>
-    api("POST", "/friend", { json: { uuid, friendUsername } }),
+  // a friend request, or the acceptance of theirs: {status: "requested" | "friends", user}
+  askFriend: (username) => api("POST", "/friend/requests", { json: { username } }),
   // A page of a conversation's history, oldest first: the newest `limit`, or
   // the `limit` just before message id `before`.
   friendHistory: (uuid, friendUsername, { before = 0, limit = 0 } = {}) =>

@@ -74,8 +74,9 @@ export default function Sidebar({
 
   const addFriend = async (username) => {
     try {
-      await Api.addFriend(me.uuid, username);
-      message.success(t("search.friendAdded", { name: username }));
+      const answer = await Api.askFriend(username);
+      if (answer?.status === "friends") message.success(t("search.friendAdded", { name: username }));
+      else message.info(t("search.requestSent", { name: username }));
       setFound(null);
       setQuery("");
       onChanged();

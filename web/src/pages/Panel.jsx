@@ -348,6 +348,18 @@ export default function Panel() {
         return;
       }
       if (msg.type === "friend") {
+        // the other user asked or accepted (a change made on one of our own devices
+        // names us as the actor, and needs no word)
+        if (msg.actor !== me.uuid) {
+          let name = "";
+          try {
+            name = JSON.parse(msg.content).username || "";
+          } catch {
+            // no profile: the list refresh still shows the change
+          }
+          if (msg.friendEvent === "request") message.info(i18n.t("search.requestReceived", { name }));
+          if (msg.friendEvent === "accept") message.success(i18n.t("search.friendAdded", { name }));
+        }
         refreshLists();
         return;
       }
