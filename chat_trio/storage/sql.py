@@ -24,6 +24,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     func,
     insert,
     inspect,
@@ -111,6 +112,13 @@ class SqlStore:
         )
         self._mariadb_insert_head = f"INSERT INTO `{table}` ({columns}) VALUES "
         self._search = MessageSearch(schema)
+        messages = schema.messages
+        self._client_id_lookup = select(
+            messages.c.id, messages.c.from_user_id, messages.c.client_id, messages.c.created_at
+        ).where(
+            messages.c.from_user_id.in_(bindparam("senders", expanding=True)),
+            messages.c.client_id.in_(bindparam("client_ids", expanding=True)),
+        )
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -587,16 +595,26 @@ class SqlStore:
     def _existing_client_ids(
         self, conn: Connection, batch: Iterable[NewMessage]
     ) -> dict[tuple[int, str], tuple[int, int]]:
-        t = self.schema.messages
+        """The stored (id, time) of each (sender, clientId) of ``batch`` already stored.
+
+        One statement of a fixed shape (two expanding IN lists, the pairs picked out
+        here): an OR of one term per message made a new statement shape for every
+        batch size, and SQLAlchemy's statement cache kept each one (a long soak's
+        memory grew by megabytes through this lookup).
+        """
         wanted = {(m.sender.id, m.client_id) for m in batch if m.client_id}
         if not wanted:
             return {}
+        senders = sorted({u for u, _ in wanted})
+        client_ids = sorted({c for _, c in wanted})
         rows = conn.execute(
-            select(t.c.id, t.c.from_user_id, t.c.client_id, t.c.created_at).where(
-                or_(*(and_(t.c.from_user_id == u, t.c.client_id == c) for u, c in wanted))
-            )
+            self._client_id_lookup, {"senders": senders, "client_ids": client_ids}
         ).all()
-        return {(r.from_user_id, r.client_id): (r.id, r.created_at) for r in rows}
+        return {
+            (r.from_user_id, r.client_id): (r.id, r.created_at)
+            for r in rows
+            if (r.from_user_id, r.client_id) in wanted
+        }
 
     @staticmethod
     def _row(m: NewMessage) -> tuple[object, ...]:
