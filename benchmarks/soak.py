@@ -239,7 +239,7 @@ class Soak:
                 finally:
                     if held:  # refused before the release above
                         opened.release()
-            except BaseException as exc:  # noqa: BLE001 - re-raised unless a disconnect
+            except BaseException as exc:  # re-raised unless a disconnect
                 leaf = disconnect(exc)
                 if leaf is None:
                     raise
@@ -421,6 +421,11 @@ class Soak:
                 self.stats.rss[b] = rss_kib(self.pid)
             await trio.sleep(min(5.0, self.stats.bucket / 4))
 
+    def unsettled(self) -> bool:
+        """An online device still waits for an ack, or is still catching up."""
+        return any(not s.id for d in self.devices if d.ws is not None
+                   for s in d.sent.values()) or any(d.catching_up for d in self.devices)
+
     async def run(self) -> float:
         started_setup = time.monotonic()
         await self.setup()
@@ -448,8 +453,7 @@ class Soak:
             server_cpu = cpu_seconds(self.pid) - cpu_start
             # Settle: acks for what is still in flight, then catch-ups, then quiet.
             with trio.move_on_after(60):
-                while any(not s.id for d in self.devices if d.ws is not None
-                          for s in d.sent.values()) or any(d.catching_up for d in self.devices):
+                while self.unsettled():  # noqa: ASYNC110 - state that many tasks change
                     await trio.sleep(0.2)
             before = -1
             with trio.move_on_after(60):
