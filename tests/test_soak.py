@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "soak.py"
-TINY = ["--connections", "20", "--seconds", "4", "--bucket-seconds", "2", "--group-size", "5",
+TINY = ["--connections", "20", "--seconds", "6", "--bucket-seconds", "2", "--group-size", "5",
         "--drop-percent", "10"]
 ROW = re.compile(r"^\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+\.\d|-)\s+(\d+\.\d|-)\s+\d+\s+(\d+\.\d|-)$")
 
