@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace, url: str, pid: int) -> bool:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(probe, url, args.probe_interval, stop_probe, probe_times,
                            probe_failures)
-        started = time.perf_counter()
+        started, load0 = time.perf_counter(), time.process_time()
         events = [trio.Event() for _ in ramp.users]
         for user, event in zip(ramp.users, events, strict=True):
             nursery.start_soon(ramp.hold, user, event, release)
@@ -186,6 +186,7 @@ async def run(args: argparse.Namespace, url: str, pid: int) -> bool:
                 await event.wait()
         elapsed = time.perf_counter() - started
         server_cpu = cpu_seconds(pid) - cpu0
+        load_cpu = time.process_time() - load0
         stop_probe.set()
         await trio.sleep(2)
         rss1 = rss_kib(pid)
@@ -197,7 +198,8 @@ async def run(args: argparse.Namespace, url: str, pid: int) -> bool:
           f"{elapsed:.1f} s, {args.concurrency} handshakes in flight")
     print(f"handshakes/s: {n / elapsed:.0f}; per server-CPU-second: "
           f"{n / server_cpu:.0f} (server CPU {server_cpu:.1f} s, "
-          f"{server_cpu / elapsed * 100:.0f}% of one CPU during the ramp)")
+          f"{server_cpu / elapsed * 100:.0f}% of one CPU during the ramp; this load generator "
+          f"{load_cpu:.1f} s, {load_cpu / elapsed * 100:.0f}%)")
     print(f"server rss: {rss0 / 1024:.1f} MiB before, {rss1 / 1024:.1f} MiB after; "
           f"{(rss1 - rss0) / max(n, 1):.1f} KB per connection")
     if probe_times:
