@@ -37,6 +37,7 @@ import math
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import sqlite3
@@ -632,7 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bucket-seconds", type=float, default=60.0)
     ap.add_argument("--max-rss-growth", type=float, default=5.0, help="percent")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data directory (the SQLite file, the server log)")
     args = ap.parse_args(argv)
     if args.connections < 2:
         ap.error("--connections: at least 2")
@@ -674,9 +676,9 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
             server.wait()
     passed = report(soak, db, args, server_cpu, load_cpu)
-    if not args.keep and passed:
-        import shutil
-
+    if args.keep:
+        print(f"data kept in {root}")
+    else:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if passed else 1
 
