@@ -6,6 +6,7 @@ import { fileUrl } from "../api";
 import { fullTime, relativeTime } from "../time";
 import { CT } from "../proto";
 import MediaPlayer from "./MediaPlayer";
+import { callLine } from "../callLog";
 
 // Older clients may carry a file inline as a data URL in content instead of
 // a stored file name in url.
@@ -41,6 +42,13 @@ function Body({ m }) {
 
 export default function MessageItem({ m, group, onRetry, now }) {
   const { t } = useTranslation();
+  if (m.callLog) {
+    return (
+      <div className="call-log" data-testid="call-log" data-seconds={m.seconds} role="note">
+        {callLine(m, t)}
+      </div>
+    );
+  }
   return (
     <div
       className={`msg ${m.mine ? "mine" : "theirs"}`}
