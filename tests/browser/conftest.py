@@ -258,10 +258,7 @@ def register_and_login(
     page.get_by_test_id("register-password").fill(PASSWORD)
     page.get_by_test_id("register-nickname").fill(username.capitalize())
     page.get_by_test_id("register-submit").click()
-    playwright_sync.expect(page).to_have_url(f"{server.url}/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
+    # Registering logs in: straight into the chat.
     playwright_sync.expect(page.get_by_test_id("panel")).to_be_visible()
     user = User(username, page, errors)
     user.expect_online()

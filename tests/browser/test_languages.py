@@ -92,9 +92,15 @@ def test_main_flows_in_each_language(
         page.get_by_test_id("register-username").fill(alice)
         page.get_by_test_id("register-password").fill(PASSWORD)
         page.get_by_test_id("register-submit").click()
-        expect(page.locator(".ant-message-success")).to_have_text(label(lang, "register.done"))
+        # Registering logs in, and says so.
+        expect(page.locator(".ant-message-success")).to_have_text(
+            label(lang, "register2.done", name=alice)
+        )
+        expect(page.get_by_test_id("panel")).to_be_visible()
 
-        # Log in: first with a wrong password (the server's key, shown translated).
+        # Log in again: first with a wrong password (the server's key, shown translated).
+        context.clear_cookies()
+        page.goto("/login")
         expect(page.get_by_test_id("login-submit")).to_have_text(label(lang, "login.submit"))
         page.get_by_test_id("login-username").fill(alice)
         page.get_by_test_id("login-password").fill("not the password")

@@ -38,8 +38,11 @@ export function isCallFrame(msg) {
 export class CallManager {
   // send(fields) sends one frame; notify(key, values, level) shows a status line:
   // the text under that translation key, with the values interpolated.
-  constructor({ send, iceServers, notify }) {
+  // onEnded({ peer, kind, seconds }) is told of every call that was up, when
+  // it ends (either side hung up, or the connection went away).
+  constructor({ send, iceServers, notify, onEnded }) {
     this.send = send;
+    this.onEnded = onEnded || (() => {});
     this.iceServers = iceServers || [];
     this.notify = notify || (() => {});
     this.state = IDLE;
@@ -179,7 +182,9 @@ export class CallManager {
       if (pc !== this.pc) return;
       const s = pc.connectionState;
       this.set({ connection: s });
-      if (s === "connected") this.set({ phase: "connected" });
+      if (s === "connected" && this.state.phase !== "connected") {
+        this.set({ phase: "connected", connectedAt: Date.now() });
+      }
       if (s === "failed") {
         this.notify("call.failed", {}, "error");
         this.hangup();
@@ -237,19 +242,25 @@ export class CallManager {
         await this.offer();
         return;
       case "reject":
+      case "cancel": {
         if (!fromPeer || this.state.phase === "idle") return;
-        this.notify("call.declined", { name: this.state.peer.username }, "warning");
+        const name = this.state.peer.username;
+        // The server says why when it made the frame (another device of ours
+        // answered or declined, or the peer's device went away).
+        if (msg.reason === "answered-elsewhere") {
+          this.notify("call2.answeredElsewhere", { name }, "info");
+        } else if (msg.reason === "declined-elsewhere") {
+          this.notify("call2.declinedElsewhere", { name }, "info");
+        } else if (msg.reason === "disconnected") {
+          this.notify("call2.disconnected", { name }, "warning");
+        } else if (sig.signal === "reject") {
+          this.notify("call.declined", { name }, "warning");
+        } else {
+          this.notify(this.state.phase === "ringing" ? "call.cancelled" : "call.hungUp", { name }, "info");
+        }
         this.reset();
         return;
-      case "cancel":
-        if (!fromPeer || this.state.phase === "idle") return;
-        this.notify(
-          this.state.phase === "ringing" ? "call.cancelled" : "call.hungUp",
-          { name: this.state.peer.username },
-          "info",
-        );
-        this.reset();
-        return;
+      }
     }
   }
 
@@ -319,7 +330,29 @@ export class CallManager {
     this.expose();
   }
 
+  // Microphone on or off: the track stays, muted (the peer hears silence).
+  toggleMic() {
+    if (!this.localStream) return;
+    const off = !this.state.micOff;
+    for (const t of this.localStream.getAudioTracks()) t.enabled = !off;
+    this.set({ micOff: off });
+    this.expose();
+  }
+
+  // Camera on or off: the peer sees black frames while it is off.
+  toggleCamera() {
+    if (!this.localStream) return;
+    const off = !this.state.cameraOff;
+    for (const t of this.localStream.getVideoTracks()) t.enabled = !off;
+    this.set({ cameraOff: off });
+    this.expose();
+  }
+
   reset() {
+    const { connectedAt, peer, kind } = this.state;
+    if (connectedAt && peer) {
+      this.onEnded({ peer, kind, seconds: Math.max(0, Math.round((Date.now() - connectedAt) / 1000)) });
+    }
     clearTimeout(this.ringTimer);
     if (this.screenTrack) this.screenTrack.stop();
     this.screenTrack = null;

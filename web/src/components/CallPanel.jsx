@@ -5,9 +5,18 @@
 // Escape ends what it shows: rejects a ringing call, cancels a dial, hangs up.
 // It is a labelled region, so a screen reader finds it; its title is read out
 // when it changes (aria-live), e.g. from "Calling" to "In a call with".
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Button, Card, Space, Tag } from "antd";
-import { DesktopOutlined, PhoneOutlined, StopOutlined } from "@ant-design/icons";
+import {
+  AudioMutedOutlined,
+  AudioOutlined,
+  CompressOutlined,
+  DesktopOutlined,
+  ExpandOutlined,
+  PhoneOutlined,
+  StopOutlined,
+  VideoCameraOutlined,
+} from "@ant-design/icons";
 import { Trans, useTranslation } from "react-i18next";
 
 function Media({ stream, muted, testid, className, label }) {
@@ -34,7 +43,30 @@ function title(phase) {
   }
 }
 
+// m:ss (h:mm:ss past an hour) since the call came up, ticking each second.
+export function clock(seconds) {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = String(seconds % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+function Timer({ since }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, []);
+  const seconds = Math.max(0, Math.floor((now - since) / 1000));
+  return (
+    <span className="call-timer" data-testid="call-timer" data-seconds={seconds}>
+      {clock(seconds)}
+    </span>
+  );
+}
+
 export default function CallPanel({ state, calls }) {
+  const [large, setLarge] = useState(false);
   const { t } = useTranslation();
   const panel = useRef(null);
   const phase = state.phase;
@@ -72,7 +104,8 @@ export default function CallPanel({ state, calls }) {
   return (
     <section ref={panel} aria-labelledby="call-title" className="call-panel-region">
       <Card
-        className="call-panel"
+        className={`call-panel${large ? " large" : ""}`}
+        data-large={large ? "1" : "0"}
         size="small"
         data-testid="call-panel"
         data-phase={phase}
@@ -87,7 +120,19 @@ export default function CallPanel({ state, calls }) {
                 components={{ b: <b data-testid="call-peer" /> }}
               />
             </span>
+            {state.connectedAt && <Timer since={state.connectedAt} />}
           </Space>
+        }
+        extra={
+          <Button
+            type="text"
+            size="small"
+            icon={large ? <CompressOutlined /> : <ExpandOutlined />}
+            onClick={() => setLarge(!large)}
+            aria-label={large ? t("call2.shrink") : t("call2.enlarge")}
+            aria-pressed={large}
+            data-testid="call-enlarge"
+          />
         }
       >
         <div className={`call-media ${video || sharing || state.remoteVideo ? "with-video" : "audio-only"}`}>
@@ -120,6 +165,24 @@ export default function CallPanel({ state, calls }) {
           )}
           {(phase === "connecting" || phase === "connected") && (
             <>
+              <Button
+                icon={state.micOff ? <AudioMutedOutlined /> : <AudioOutlined />}
+                onClick={() => calls.toggleMic()}
+                aria-pressed={!!state.micOff}
+                data-testid="call-mute"
+              >
+                {state.micOff ? t("call2.unmute") : t("call2.mute")}
+              </Button>
+              {video && (
+                <Button
+                  icon={<VideoCameraOutlined />}
+                  onClick={() => calls.toggleCamera()}
+                  aria-pressed={!!state.cameraOff}
+                  data-testid="call-camera"
+                >
+                  {state.cameraOff ? t("call2.cameraOn") : t("call2.cameraOff")}
+                </Button>
+              )}
               {sharing ? (
                 <Button icon={<StopOutlined />} onClick={() => calls.stopShare()} data-testid="call-stop-share">
                   {t("call.stopShare")}

@@ -5,6 +5,8 @@ import i18n from "../i18n";
 import { fileUrl } from "../api";
 import { fullTime, relativeTime } from "../time";
 import { CT } from "../proto";
+import MediaPlayer from "./MediaPlayer";
+import { callLine } from "../callLog";
 
 // Older clients may carry a file inline as a data URL in content instead of
 // a stored file name in url.
@@ -26,9 +28,9 @@ function Body({ m }) {
         </a>
       );
     case CT.AUDIO:
-      return <audio className="media-audio" src={url} controls preload="metadata" data-testid="msg-audio" aria-label={i18n.t("preview.voice")} />;
+      return <MediaPlayer kind="audio" className="media-audio" src={url} testid="msg-audio" label={i18n.t("preview.voice")} />;
     case CT.VIDEO:
-      return <video className="media-video" src={url} controls preload="metadata" data-testid="msg-video" aria-label={i18n.t("preview.video")} />;
+      return <MediaPlayer kind="video" className="media-video" src={url} testid="msg-video" label={i18n.t("preview.video")} />;
     default:
       return (
         <a href={url} download={name} data-testid="msg-file">
@@ -40,6 +42,13 @@ function Body({ m }) {
 
 export default function MessageItem({ m, group, onRetry, now }) {
   const { t } = useTranslation();
+  if (m.callLog) {
+    return (
+      <div className="call-log" data-testid="call-log" data-seconds={m.seconds} role="note">
+        {callLine(m, t)}
+      </div>
+    );
+  }
   return (
     <div
       className={`msg ${m.mine ? "mine" : "theirs"}`}

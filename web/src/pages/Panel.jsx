@@ -8,6 +8,7 @@ import i18n, { applyLanguage, errorText } from "../i18n";
 import { Api } from "../api";
 import { ChatSocket } from "../socket";
 import { CallManager, isCallFrame } from "../call";
+import { addCall, loadCallLog, saveCallLog, withCallLines } from "../callLog";
 import { CT } from "../proto";
 import Sidebar from "../components/Sidebar";
 import ChatView from "../components/ChatView";
@@ -71,6 +72,8 @@ export default function Panel() {
   const [state, dispatch] = useReducer(reducer, initialState);
   const [connState, setConnState] = useState("connecting");
   const [callState, setCallState] = useState({ phase: "idle" });
+  // Ended calls per conversation, shown as lines in it (see callLog.js).
+  const [callLog, setCallLog] = useState({});
   const [frame, setFrame] = useState(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [friendNames, setFriendNames] = useState(() => new Set());
@@ -101,6 +104,7 @@ export default function Panel() {
         dispatch({ type: "me", me: user.uuid });
         stateRef.current = { ...stateRef.current, me: user.uuid };
         setMe(user);
+        setCallLog(loadCallLog(user.uuid));
         setConfig(cfg || { iceServers: [], heartbeatSeconds: 10, maxUploadBytes: 0 });
         if (!location.pathname.startsWith(`/panel/${user.uuid}`)) {
           navigate(`/panel/${user.uuid}`, { replace: true });
@@ -127,6 +131,11 @@ export default function Panel() {
     [conversations],
   );
   const active = (state.active && state.convs[state.active]) || null;
+  const activeMessages = active ? state.messages[active.key] : null;
+  const shownMessages = useMemo(
+    () => withCallLines(activeMessages || [], active ? callLog[active.key] : null),
+    [activeMessages, active, callLog],
+  );
 
   // Asks for everything after the newest id seen (docs/protocol.md, "Catch-up").
   const startSync = useCallback(() => {
@@ -260,6 +269,14 @@ export default function Panel() {
     });
     socketRef.current = socket;
     const calls = new CallManager({
+      onEnded: ({ peer, kind, seconds }) => {
+        const at = Date.now();
+        setCallLog((prev) => {
+          const next = addCall(prev, peer.uuid, { at, kind, seconds });
+          saveCallLog(me.uuid, next);
+          return next;
+        });
+      },
       send: (fields) => socket.send(fields),
       iceServers: config.iceServers || [],
       notify: (key, values, level = "info") => message[level](i18n.t(key, values)),
@@ -477,7 +494,7 @@ export default function Panel() {
           me={me}
           conv={active}
           narrow={narrow}
-          messages={(active && state.messages[active.key]) || []}
+          messages={shownMessages}
           complete={!!(active && state.complete[active.key])}
           loadingOlder={loadingOlder}
           onLoadOlder={loadOlder}

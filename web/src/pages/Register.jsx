@@ -14,10 +14,19 @@ export default function Register() {
     setBusy(true);
     try {
       await Api.register(values);
+    } catch {
+      setBusy(false);
+      return; // api() has shown the reason.
+    }
+    // Registered: log in with the same name and password, straight into the chat.
+    try {
+      const user = await Api.login({ username: values.username, password: values.password });
+      message.success(t("register2.done", { name: values.nickname || values.username }));
+      navigate(`/panel/${user.uuid}`);
+    } catch {
+      // The account exists; the login form can still take it.
       message.success(t("register.done"));
       navigate("/login");
-    } catch {
-      // api() has shown the reason.
     } finally {
       setBusy(false);
     }
