@@ -126,5 +126,13 @@ export const Api = {
     ),
   groupMembers: (groupUuid) =>
     api("GET", `/group/user/${encodeURIComponent(groupUuid)}`),
+  // [{uuid, online, lastSeen}] for the contacts
+  presence: () => api("GET", "/presence", { quiet: true }),
+  // {id, count, users}: who has read up to this message
+  seen: (id) => api("GET", `/message/${encodeURIComponent(id)}/seen`, { quiet: true }),
+  settings: () => api("GET", "/settings", { quiet: true }),
+  putSettings: (settings) => api("PUT", "/settings", { json: settings }),
+  mute: (kind, uuid, muted) =>
+    api("PUT", `/conversations/${kind}/${encodeURIComponent(uuid)}/mute`, { json: { muted } }),
   clientConfig: () => api("GET", "/client-config", { quiet: true }),
 };

@@ -3,14 +3,14 @@
 // current one: the server refuses a change without it (a stolen login alone must not
 // be enough to take the account).
 import { useEffect, useRef } from "react";
-import { Avatar, Button, Form, Input, Modal, Space, message } from "antd";
+import { Avatar, Button, Form, Input, Modal, Space, Switch, message } from "antd";
 import { UploadOutlined, UserOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import i18n, { applyLanguage } from "../i18n";
 import LanguagePicker from "./LanguagePicker";
 
-export default function ProfileModal({ open, me, setMe, onClose }) {
+export default function ProfileModal({ open, me, setMe, onClose, receipts = true, onReceipts }) {
   const [form] = Form.useForm();
   const fileInput = useRef(null);
   const firstField = useRef(null);
@@ -94,6 +94,21 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
           aria-hidden="true"
         />
       </Space>
+      {onReceipts && (
+        <Space style={{ marginBottom: 16 }}>
+          <Switch
+            id="profile-receipts"
+            checked={receipts}
+            onChange={(on) => onReceipts(on)}
+            data-testid="receipts-switch"
+            aria-describedby="profile-receipts-help"
+          />
+          <label htmlFor="profile-receipts">{t("receipts.setting")}</label>
+          <span id="profile-receipts-help" className="sr-only">
+            {t("receipts.settingHelp")}
+          </span>
+        </Space>
+      )}
       <Form form={form} layout="vertical">
         <Form.Item label={t("fields.username")} htmlFor="profile-username">
           <Input id="profile-username" value={me.username} readOnly />
