@@ -213,3 +213,61 @@ def test_mute_survives_a_reload_and_shows_on_a_second_device(
         assert phone.errors == []
     finally:
         phone.page.context.close()
+
+
+#: Makes the tab report itself hidden when window.__hidden is set, and records every
+#: desktop notification the page creates (the real one is still made).
+HIDDEN_AND_RECORDED = """
+(() => {
+  Object.defineProperty(Document.prototype, "hidden", { get: () => !!window.__hidden });
+  const Real = window.Notification;
+  window.__shown = [];
+  class Recorded extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__shown.push({ title, body: (options || {}).body || "" });
+    }
+  }
+  window.Notification = Recorded;
+})();
+"""
+
+
+def test_desktop_notification_while_hidden_unless_muted(
+    make_user: Callable[..., User],
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    befriend(alice, bob)
+    alice.page.context.grant_permissions(["notifications"])
+    alice.page.add_init_script(HIDDEN_AND_RECORDED)
+    alice.page.reload()
+    alice.expect_online()
+    # the permission is the browser's; the button reports it
+    alice.page.get_by_test_id("profile-button").click()
+    expect(alice.page.get_by_test_id("notify-permission")).to_have_attribute(
+        "data-permission", "granted"
+    )
+    alice.page.get_by_role("button", name="Cancel").click()
+    expect(alice.page.get_by_test_id("notify-permission")).to_be_hidden()
+    bob.open_conv(alice.username)
+
+    bob.send_text("visible tab")  # the tab is visible: a toast, no notification
+    expect(alice.conv(bob.username).get_by_test_id("unread")).to_have_attribute("data-count", "1")
+    assert alice.page.evaluate("() => window.__shown.length") == 0
+
+    alice.page.evaluate("() => { window.__hidden = true; }")
+    bob.send_text("hidden tab")
+    alice.page.wait_for_function("() => window.__shown.length === 1")
+    shown = alice.page.evaluate("() => window.__shown[0]")
+    assert shown == {"title": bob.username, "body": "hidden tab"}
+
+    alice.page.evaluate("() => { window.__hidden = false; }")
+    alice.open_conv(bob.username)
+    alice.page.get_by_test_id("mute-toggle").click()
+    expect(alice.page.get_by_test_id("mute-toggle")).to_have_attribute("data-muted", "1")
+    alice.page.evaluate("() => { window.__hidden = true; }")
+    bob.send_text("while muted")
+    expect(theirs(alice, "while muted")).to_be_visible()
+    bob.send_text("still muted")
+    expect(theirs(alice, "still muted")).to_be_visible()
+    assert alice.page.evaluate("() => window.__shown.length") == 1

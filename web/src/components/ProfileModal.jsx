@@ -2,19 +2,21 @@
 // The language is stored on the server, so every device of the user shows it. A new password needs the
 // current one: the server refuses a change without it (a stolen login alone must not
 // be enough to take the account).
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Avatar, Button, Form, Input, Modal, Space, Switch, message } from "antd";
 import { UploadOutlined, UserOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import i18n, { applyLanguage } from "../i18n";
 import LanguagePicker from "./LanguagePicker";
+import { askNotificationPermission, notificationPermission } from "../notify";
 
 export default function ProfileModal({ open, me, setMe, onClose, receipts = true, onReceipts }) {
   const [form] = Form.useForm();
   const fileInput = useRef(null);
   const firstField = useRef(null);
   const { t } = useTranslation();
+  const [permission, setPermission] = useState(notificationPermission);
 
   useEffect(() => {
     if (open) {
@@ -109,6 +111,25 @@ export default function ProfileModal({ open, me, setMe, onClose, receipts = true
           </span>
         </Space>
       )}
+      <Space style={{ marginBottom: 16 }} wrap>
+        <Button
+          onClick={async () => setPermission(await askNotificationPermission())}
+          disabled={permission !== "default"}
+          data-testid="notify-permission"
+          data-permission={permission}
+        >
+          {t("presence.desktopNotify")}
+        </Button>
+        <span data-testid="notify-state">
+          {permission === "granted"
+            ? t("presence.notifyOn")
+            : permission === "denied"
+              ? t("presence.notifyDenied")
+              : permission === "unsupported"
+                ? t("presence.notifyUnsupported")
+                : ""}
+        </span>
+      </Space>
       <Form form={form} layout="vertical">
         <Form.Item label={t("fields.username")} htmlFor="profile-username">
           <Input id="profile-username" value={me.username} readOnly />

@@ -9,6 +9,7 @@ import { Api } from "../api";
 import { ChatSocket } from "../socket";
 import { CallManager, isCallFrame } from "../call";
 import { CT } from "../proto";
+import { notificationPermission, shouldNotify, showNotification } from "../notify";
 import Sidebar from "../components/Sidebar";
 import ChatView from "../components/ChatView";
 import CallPanel from "../components/CallPanel";
@@ -340,10 +341,16 @@ export default function Panel() {
           ? i18n.t("notify.announceGroup", { name: sender, group: where, text: preview(m) })
           : i18n.t("notify.announce", { name: sender, text: preview(m) }),
       );
-      if ((key !== stateRef.current.active || document.hidden) && !(known && known.muted)) {
+      const muted = !!(known && known.muted);
+      const title = where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender;
+      if (shouldNotify({ mine: m.mine, syncing: syncingRef.current, muted, hidden: document.hidden, permission: notificationPermission() })) {
+        showNotification({ title, body: preview(m), tag: `msg-${key}`, onClick: () => openConversation(key) });
+        window.__chatTrio.notifications = (window.__chatTrio.notifications || 0) + 1;
+      }
+      if ((key !== stateRef.current.active || document.hidden) && !muted) {
         notification.info({
           key: `msg-${key}`,
-          message: where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender,
+          message: title,
           description: preview(m),
           placement: "topRight",
           duration: 4,
