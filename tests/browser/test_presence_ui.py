@@ -95,6 +95,13 @@ def test_typing_in_a_group(make_user: Callable[..., User]) -> None:
     alice.open_conv(name)
     bob.open_conv(name)
 
+    # the members drawer shows who is online
+    alice.page.get_by_test_id("members-open").click()
+    member = alice.page.locator(f'[data-testid="member-item"][data-name="{bob.username}"]')
+    expect(member.get_by_test_id("presence-text")).to_have_text("online")
+    alice.page.keyboard.press("Escape")
+    expect(member).to_be_hidden()
+
     bob.page.get_by_test_id("message-input").press_sequentially("hi all")
     expect(alice.page.get_by_test_id("typing")).to_have_text(f"{bob.username} is typing…")
     bob.page.get_by_test_id("send-button").click()

@@ -128,6 +128,8 @@ export const Api = {
     api("GET", `/group/user/${encodeURIComponent(groupUuid)}`),
   // [{uuid, online, lastSeen}] for the contacts
   presence: () => api("GET", "/presence", { quiet: true }),
+  // the same for every other member of a group
+  groupPresence: (uuid) => api("GET", `/presence?group=${encodeURIComponent(uuid)}`, { quiet: true }),
   // {id, count, users}: who has read up to this message
   seen: (id) => api("GET", `/message/${encodeURIComponent(id)}/seen`, { quiet: true }),
   settings: () => api("GET", "/settings", { quiet: true }),

@@ -46,6 +46,8 @@ export default function ChatView({
   callBusy,
   maxUploadBytes,
   presence,
+  presenceAll = {},
+  onPresence,
   typing = [],
   onTyping,
   onToggleMute,
@@ -186,6 +188,11 @@ export default function ChatView({
 
   const openMembers = async () => {
     setMembersOpen(true);
+    // members who joined since the last list refresh, and groups too large for
+    // presence frames: ask (docs/protocol.md, "Presence")
+    Api.groupPresence(conv.key)
+      .then((items) => onPresence && onPresence(items || []))
+      .catch(() => {});
     try {
       setMembers((await Api.groupMembers(conv.key)) || []);
     } catch {
@@ -406,7 +413,12 @@ export default function ChatView({
             <List.Item data-testid="member-item" data-name={u.username}>
               <List.Item.Meta
                 avatar={<Avatar src={u.avatar ? fileUrl(u.avatar) : undefined} icon={<UserOutlined />} />}
-                title={u.nickname || u.username}
+                title={
+                  <span>
+                    {u.nickname || u.username}
+                    <PresenceDot p={presenceAll[u.uuid]} now={now} withText />
+                  </span>
+                }
                 description={u.username}
               />
             </List.Item>

@@ -151,6 +151,8 @@ export default function Panel() {
       .catch(() => {});
   }, []);
 
+  const onPresence = useCallback((items) => dispatch({ type: "presenceList", items }), []);
+
   // The whole conversation list, page by page.
   const refreshLists = useCallback(async () => {
     if (!me) return;
@@ -608,6 +610,8 @@ export default function Panel() {
           }
           callBusy={callState.phase !== "idle"}
           presence={active && active.kind === "user" ? state.presence[active.key] : null}
+          presenceAll={state.presence}
+          onPresence={onPresence}
           typing={active ? typingNames(state, active.key) : []}
           onTyping={sendTyping}
           onToggleMute={toggleMute}
