@@ -126,5 +126,15 @@ export const Api = {
     ),
   groupMembers: (groupUuid) =>
     api("GET", `/group/user/${encodeURIComponent(groupUuid)}`),
+  // [{uuid, online, lastSeen}] for the contacts
+  presence: () => api("GET", "/presence", { quiet: true }),
+  // the same for every other member of a group
+  groupPresence: (uuid) => api("GET", `/presence?group=${encodeURIComponent(uuid)}`, { quiet: true }),
+  // {id, count, users}: who has read up to this message
+  seen: (id) => api("GET", `/message/${encodeURIComponent(id)}/seen`, { quiet: true }),
+  settings: () => api("GET", "/settings", { quiet: true }),
+  putSettings: (settings) => api("PUT", "/settings", { json: settings }),
+  mute: (kind, uuid, muted) =>
+    api("PUT", `/conversations/${kind}/${encodeURIComponent(uuid)}/mute`, { json: { muted } }),
   clientConfig: () => api("GET", "/client-config", { quiet: true }),
 };

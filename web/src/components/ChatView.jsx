@@ -6,10 +6,12 @@ import {
   ArrowDownOutlined,
   ArrowLeftOutlined,
   AudioOutlined,
+  BellOutlined,
   PaperClipOutlined,
   PhoneOutlined,
   SendOutlined,
   SmileOutlined,
+  StopOutlined,
   TeamOutlined,
   UserOutlined,
   VideoCameraOutlined,
@@ -19,6 +21,7 @@ import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import { useNow } from "../time";
 import MessageItem from "./MessageItem";
+import PresenceDot from "./Presence";
 import Recorder from "./Recorder";
 
 const EMOJIS = [
@@ -42,6 +45,13 @@ export default function ChatView({
   onCall,
   callBusy,
   maxUploadBytes,
+  presence,
+  presenceAll = {},
+  onPresence,
+  typing = [],
+  onTyping,
+  onToggleMute,
+  receipts = true,
 }) {
   const [text, setText] = useState("");
   const [emojiOpen, setEmojiOpen] = useState(false);
@@ -138,6 +148,7 @@ export default function ChatView({
     if (!t) return;
     onSend({ contentType: 1, content: t });
     setText("");
+    if (onTyping) onTyping(false);
   };
 
   // Uploads a file or recording over HTTP, then sends its name in a frame.
@@ -177,6 +188,11 @@ export default function ChatView({
 
   const openMembers = async () => {
     setMembersOpen(true);
+    // members who joined since the last list refresh, and groups too large for
+    // presence frames: ask (docs/protocol.md, "Presence")
+    Api.groupPresence(conv.key)
+      .then((items) => onPresence && onPresence(items || []))
+      .catch(() => {});
     try {
       setMembers((await Api.groupMembers(conv.key)) || []);
     } catch {
@@ -229,10 +245,30 @@ export default function ChatView({
     <main className="chat" data-testid="chat" data-conv={conv.name} aria-labelledby="chat-title">
       <header className="chat-header">
         {narrow && <Button icon={<ArrowLeftOutlined />} onClick={onBack} data-testid="back-button" aria-label={t("chat.back")} />}
-        <Typography.Title level={2} className="chat-title" data-testid="chat-title" id="chat-title">
-          {conv.title}
-        </Typography.Title>
+        <div className="chat-heading">
+          <Typography.Title level={2} className="chat-title" data-testid="chat-title" id="chat-title">
+            {conv.title}
+            {conv.muted && <StopOutlined className="muted-icon" data-testid="chat-muted" aria-label={t("mute.muted")} />}
+          </Typography.Title>
+          {presence && (
+            <div className="chat-subtitle" data-testid="chat-presence">
+              <PresenceDot p={presence} now={now} withText />
+            </div>
+          )}
+        </div>
         <Space>
+          {onToggleMute && (
+            <Tooltip title={conv.muted ? t("mute.unmute") : t("mute.mute")}>
+              <Button
+                icon={conv.muted ? <BellOutlined /> : <StopOutlined />}
+                onClick={() => onToggleMute(conv.key)}
+                data-testid="mute-toggle"
+                data-muted={conv.muted ? "1" : "0"}
+                aria-pressed={conv.muted}
+                aria-label={conv.muted ? t("mute.unmute") : t("mute.mute")}
+              />
+            </Tooltip>
+          )}
           {conv.kind === "group" ? (
             <Tooltip title={t("chat.members")}>
               <Button icon={<TeamOutlined />} onClick={openMembers} data-testid="members-open" aria-label={t("chat.members")} />
@@ -273,8 +309,24 @@ export default function ChatView({
           </div>
         )}
         {messages.map((m) => (
-          <MessageItem key={m.key} m={m} me={me} now={now} group={conv.kind === "group"} onRetry={onRetry} />
+          <MessageItem
+            key={m.key}
+            m={m}
+            me={me}
+            now={now}
+            group={conv.kind === "group"}
+            onRetry={onRetry}
+            seen={receipts && conv.kind === "user" && m.mine && m.id > 0 && m.id <= (conv.peerReadId || 0)}
+            seenBy={receipts && conv.kind === "group" && m.mine && m.id > 0}
+          />
         ))}
+      </div>
+      <div className="typing-line" data-testid="typing" aria-live="polite">
+        {typing.length === 1
+          ? t("presence.typing", { name: typing[0] })
+          : typing.length > 1
+            ? t("presence.typingMany", { names: typing.join(", ") })
+            : ""}
       </div>
       {!atBottom && (
         <Button
@@ -334,7 +386,10 @@ export default function ChatView({
             ref={inputRef}
             aria-label={t("chat.inputLabel")}
             value={text}
-            onChange={(e) => setText(e.target.value)}
+            onChange={(e) => {
+              setText(e.target.value);
+              if (onTyping) onTyping(e.target.value.trim() !== "");
+            }}
             onPaste={onPaste}
             onPressEnter={(e) => {
               if (!e.shiftKey) {
@@ -358,7 +413,12 @@ export default function ChatView({
             <List.Item data-testid="member-item" data-name={u.username}>
               <List.Item.Meta
                 avatar={<Avatar src={u.avatar ? fileUrl(u.avatar) : undefined} icon={<UserOutlined />} />}
-                title={u.nickname || u.username}
+                title={
+                  <span>
+                    {u.nickname || u.username}
+                    <PresenceDot p={presenceAll[u.uuid]} now={now} withText />
+                  </span>
+                }
                 description={u.username}
               />
             </List.Item>

@@ -1,8 +1,9 @@
+import { useState } from "react";
 import { Avatar, Tooltip } from "antd";
 import { ExclamationCircleOutlined, LoadingOutlined, PaperClipOutlined, UserOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import i18n from "../i18n";
-import { fileUrl } from "../api";
+import { Api, fileUrl } from "../api";
 import { fullTime, relativeTime } from "../time";
 import { CT } from "../proto";
 import MediaPlayer from "./MediaPlayer";
@@ -40,7 +41,34 @@ function Body({ m }) {
   }
 }
 
-export default function MessageItem({ m, group, onRetry, now }) {
+// "Seen by N" under an own group message, loaded on demand (GET /message/{id}/seen).
+function SeenBy({ id }) {
+  const { t } = useTranslation();
+  const [seen, setSeen] = useState(null);
+  const load = async () => {
+    try {
+      setSeen(await Api.seen(id));
+    } catch {
+      setSeen({ count: 0, users: [] });
+    }
+  };
+  if (!seen) {
+    return (
+      <button type="button" className="seen" data-testid="seen-by-load" onClick={load}>
+        {t("receipts.whoSaw")}
+      </button>
+    );
+  }
+  const names = (seen.users || []).map((u) => u.nickname || u.username).join(", ");
+  // pressed again, it asks again (group positions are not pushed)
+  return (
+    <button type="button" className="seen" data-testid="seen-by" data-count={seen.count} onClick={load}>
+      {seen.count ? t("receipts.seenBy", { count: seen.count, names }) : t("receipts.seenByNone")}
+    </button>
+  );
+}
+
+export default function MessageItem({ m, group, onRetry, now, seen = false, seenBy = false }) {
   const { t } = useTranslation();
   if (m.callLog) {
     return (
@@ -71,6 +99,12 @@ export default function MessageItem({ m, group, onRetry, now }) {
               {relativeTime(m.createAt, now)}
             </time>
           ) : null}
+          {seen && (
+            <span className="seen" data-testid="seen">
+              {t("receipts.seen")}
+            </span>
+          )}
+          {seenBy && <SeenBy id={m.id} />}
           {m.status === "sending" && <LoadingOutlined className="status" aria-label={t("chat.sending")} />}
           {m.status === "failed" && (
             <Tooltip title={t("chat.sendAgain")}>

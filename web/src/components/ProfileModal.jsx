@@ -2,19 +2,21 @@
 // The language is stored on the server, so every device of the user shows it. A new password needs the
 // current one: the server refuses a change without it (a stolen login alone must not
 // be enough to take the account).
-import { useEffect, useRef } from "react";
-import { Avatar, Button, Form, Input, Modal, Space, message } from "antd";
+import { useEffect, useRef, useState } from "react";
+import { Avatar, Button, Form, Input, Modal, Space, Switch, message } from "antd";
 import { UploadOutlined, UserOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import i18n, { applyLanguage } from "../i18n";
 import LanguagePicker from "./LanguagePicker";
+import { askNotificationPermission, notificationPermission } from "../notify";
 
-export default function ProfileModal({ open, me, setMe, onClose }) {
+export default function ProfileModal({ open, me, setMe, onClose, receipts = true, onReceipts }) {
   const [form] = Form.useForm();
   const fileInput = useRef(null);
   const firstField = useRef(null);
   const { t } = useTranslation();
+  const [permission, setPermission] = useState(notificationPermission);
 
   useEffect(() => {
     if (open) {
@@ -93,6 +95,40 @@ export default function ProfileModal({ open, me, setMe, onClose }) {
           tabIndex={-1}
           aria-hidden="true"
         />
+      </Space>
+      {onReceipts && (
+        <Space style={{ marginBottom: 16 }}>
+          <Switch
+            id="profile-receipts"
+            checked={receipts}
+            onChange={(on) => onReceipts(on)}
+            data-testid="receipts-switch"
+            aria-describedby="profile-receipts-help"
+          />
+          <label htmlFor="profile-receipts">{t("receipts.setting")}</label>
+          <span id="profile-receipts-help" className="sr-only">
+            {t("receipts.settingHelp")}
+          </span>
+        </Space>
+      )}
+      <Space style={{ marginBottom: 16 }} wrap>
+        <Button
+          onClick={async () => setPermission(await askNotificationPermission())}
+          disabled={permission !== "default"}
+          data-testid="notify-permission"
+          data-permission={permission}
+        >
+          {t("presence.desktopNotify")}
+        </Button>
+        <span data-testid="notify-state">
+          {permission === "granted"
+            ? t("presence.notifyOn")
+            : permission === "denied"
+              ? t("presence.notifyDenied")
+              : permission === "unsupported"
+                ? t("presence.notifyUnsupported")
+                : ""}
+        </span>
       </Space>
       <Form form={form} layout="vertical">
         <Form.Item label={t("fields.username")} htmlFor="profile-username">

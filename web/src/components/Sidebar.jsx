@@ -20,12 +20,15 @@ import {
   LogoutOutlined,
   PlusOutlined,
   SettingOutlined,
+  StopOutlined,
   TeamOutlined,
   UserOutlined,
 } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { Api, fileUrl } from "../api";
 import ProfileModal from "./ProfileModal";
+import PresenceDot from "./Presence";
+import { useNow } from "../time";
 
 const CONN_BADGE = { connecting: "processing", open: "success", reconnecting: "warning", closed: "default" };
 
@@ -41,7 +44,11 @@ export default function Sidebar({
   onOpen,
   onChanged,
   onLogout,
+  presence = {},
+  receipts,
+  onReceipts,
 }) {
+  const now = useNow();
   const [query, setQuery] = useState("");
   const [found, setFound] = useState(null);
   const [searching, setSearching] = useState(false);
@@ -220,7 +227,9 @@ export default function Sidebar({
                       keyboard and screen-reader way in. */}
                   <button type="button" className="conv-open" data-testid="conv-open">
                     {c.title}
+                    {c.kind === "user" && <PresenceDot p={presence[c.key]} now={now} />}
                     {c.kind === "group" && <Tag className="group-tag">{t("list.group")}</Tag>}
+                    {c.muted && <StopOutlined className="muted-icon" data-testid="conv-muted" aria-label={t("mute.muted")} />}
                     {unread[c.key] > 0 && (
                       <span className="unread-count" data-testid="unread" data-count={unread[c.key]}>
                         <Badge count={unread[c.key]} aria-hidden="true" />
@@ -254,7 +263,14 @@ export default function Sidebar({
           </Form.Item>
         </Form>
       </Modal>
-      <ProfileModal open={profileOpen} me={me} setMe={setMe} onClose={() => setProfileOpen(false)} />
+      <ProfileModal
+        open={profileOpen}
+        me={me}
+        setMe={setMe}
+        onClose={() => setProfileOpen(false)}
+        receipts={receipts}
+        onReceipts={onReceipts}
+      />
     </nav>
   );
 }

@@ -10,6 +10,7 @@ import { ChatSocket } from "../socket";
 import { CallManager, isCallFrame } from "../call";
 import { addCall, loadCallLog, saveCallLog, withCallLines } from "../callLog";
 import { CT } from "../proto";
+import { notificationPermission, shouldNotify, showNotification } from "../notify";
 import Sidebar from "../components/Sidebar";
 import ChatView from "../components/ChatView";
 import CallPanel from "../components/CallPanel";
@@ -21,6 +22,8 @@ import {
   orderedConversations,
   reducer,
   totalUnread,
+  TYPING_MS,
+  typingNames,
 } from "../store/conversations";
 
 const NARROW_PX = 768;
@@ -60,6 +63,9 @@ function preview(m) {
   }
 }
 
+// Typing starts are sent at most this often (the server forwards one per 2 s).
+const TYPING_EVERY_MS = 2100;
+
 // How many messages one history page holds.
 const PAGE = 100;
 
@@ -77,6 +83,8 @@ export default function Panel() {
   const [frame, setFrame] = useState(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [friendNames, setFriendNames] = useState(() => new Set());
+  // the user's read-receipts setting (GET /settings)
+  const [receipts, setReceipts] = useState(true);
   // What the polite live region last announced (new messages), for screen readers.
   const [announcement, setAnnouncement] = useState("");
   const socketRef = useRef(null);
@@ -144,9 +152,20 @@ export default function Panel() {
     if (socketRef.current.send({ type: "sync", id: from })) syncingRef.current = true;
   }, []);
 
+  // Presence as of now, then the frames (docs/protocol.md, "Presence"): after
+  // connecting and whenever the contacts may have changed (a list refresh).
+  const loadPresence = useCallback(() => {
+    Api.presence()
+      .then((items) => dispatch({ type: "presenceList", items: items || [] }))
+      .catch(() => {});
+  }, []);
+
+  const onPresence = useCallback((items) => dispatch({ type: "presenceList", items }), []);
+
   // The whole conversation list, page by page.
   const refreshLists = useCallback(async () => {
     if (!me) return;
+    loadPresence();
     const items = [];
     let before = "";
     // who is a friend (a 1:1 conversation may be with someone who is not)
@@ -172,10 +191,29 @@ export default function Panel() {
       stateRef.current = { ...stateRef.current, lastSeenId: Math.max(stateRef.current.lastSeenId, newest) };
       if (socketRef.current && socketRef.current.isOpen()) startSync();
     }
-  }, [me, startSync]);
+  }, [me, startSync, loadPresence]);
 
   useEffect(() => {
     refreshLists();
+  }, [refreshLists]);
+
+  useEffect(() => {
+    if (!me) return;
+    Api.settings()
+      .then((st) => setReceipts(!st || st.readReceipts !== false))
+      .catch(() => {});
+  }, [me]);
+
+  const changeReceipts = useCallback(async (on) => {
+    try {
+      await Api.putSettings({ readReceipts: on });
+    } catch {
+      return false;
+    }
+    setReceipts(on);
+    if (!on) dispatch({ type: "receiptsOff" });
+    else refreshLists();
+    return true;
   }, [refreshLists]);
 
   // Tells the server (and so every device of the user) that the conversation
@@ -300,6 +338,7 @@ export default function Panel() {
     });
     socket.on("open", ({ reconnected }) => {
       window.__chatTrio.connects = socket.connects;
+      if (!reconnected) loadPresence();
       if (reconnected) {
         message.success(i18n.t("conn.reconnected"));
         refreshLists();
@@ -321,10 +360,16 @@ export default function Panel() {
           ? i18n.t("notify.announceGroup", { name: sender, group: where, text: preview(m) })
           : i18n.t("notify.announce", { name: sender, text: preview(m) }),
       );
-      if ((key !== stateRef.current.active || document.hidden) && !(known && known.muted)) {
+      const muted = !!(known && known.muted);
+      const title = where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender;
+      if (shouldNotify({ mine: m.mine, syncing: syncingRef.current, muted, hidden: document.hidden, permission: notificationPermission() })) {
+        showNotification({ title, body: preview(m), tag: `msg-${key}`, onClick: () => openConversation(key) });
+        window.__chatTrio.notifications = (window.__chatTrio.notifications || 0) + 1;
+      }
+      if ((key !== stateRef.current.active || document.hidden) && !muted) {
         notification.info({
           key: `msg-${key}`,
-          message: where ? i18n.t("notify.fromInGroup", { name: sender, group: where }) : sender,
+          message: title,
           description: preview(m),
           placement: "topRight",
           duration: 4,
@@ -352,6 +397,24 @@ export default function Panel() {
       }
       if (msg.type === "read") {
         dispatch({ type: "read", from: msg.from, to: msg.to, id: msg.id, unread: msg.unread });
+        return;
+      }
+      if (msg.type === "presence") {
+        dispatch({ type: "presence", uuid: msg.from, online: msg.content === "online", lastSeen: msg.lastSeen || 0 });
+        return;
+      }
+      if (msg.type === "typing") {
+        const group = msg.messageType === 2;
+        const start = msg.content !== "stop";
+        dispatch({
+          type: "typing",
+          key: msg.from,
+          who: group ? msg.to : msg.from,
+          name: msg.fromUsername || "",
+          start,
+          at: Date.now(),
+        });
+        if (start) setTimeout(() => dispatch({ type: "typingExpire", now: Date.now() }), TYPING_MS + 50);
         return;
       }
       if (msg.type === "mute") {
@@ -409,6 +472,59 @@ export default function Panel() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [me?.uuid, config]);
 
+  // Typing frames: a start at most every ~2 s while the user types (the server
+  // forwards no more, and counts from the last one it forwarded, a stop in
+  // between or not); a start held back by that is sent when the 2 s are over,
+  // if the user still has text, so a burst of keys is never lost. A stop when
+  // the box is cleared or the message sent (docs/protocol.md, "Typing").
+  const typingRef = useRef({ key: null, at: 0, timer: 0, active: false });
+  const sendTyping = useCallback((typing) => {
+    const s = stateRef.current;
+    const conv = s.convs[s.active];
+    const sock = socketRef.current;
+    const tr = typingRef.current;
+    if (tr.timer) {
+      clearTimeout(tr.timer);
+      tr.timer = 0;
+    }
+    if (!sock) return;
+    if (!typing) {
+      const prev = tr.key && s.convs[tr.key];
+      if (tr.active && prev) sock.send({ type: "typing", to: prev.key, messageType: prev.kind === "group" ? 2 : 1, content: "stop" });
+      tr.active = false;
+      return;
+    }
+    if (!conv) return;
+    if (tr.key !== conv.key) {
+      if (tr.active) sendTyping(false);
+      typingRef.current = { key: conv.key, at: 0, timer: 0, active: false };
+      sendTyping(true);
+      return;
+    }
+    const wait = tr.at + TYPING_EVERY_MS - Date.now();
+    if (wait > 0) {
+      tr.timer = setTimeout(() => {
+        tr.timer = 0;
+        if (stateRef.current.active === tr.key) sendTyping(true);
+      }, wait);
+      return;
+    }
+    tr.at = Date.now();
+    tr.active = true;
+    sock.send({ type: "typing", to: conv.key, messageType: conv.kind === "group" ? 2 : 1, content: "start" });
+  }, []);
+
+  const toggleMute = useCallback(async (key) => {
+    const conv = stateRef.current.convs[key];
+    if (!conv) return;
+    try {
+      const r = await Api.mute(conv.kind, key, !conv.muted);
+      dispatch({ type: "mute", to: key, muted: r.muted });
+    } catch {
+      // shown by api()
+    }
+  }, []);
+
   const sendChat = useCallback(
     ({ contentType, content, url = "" }) => {
       const conv = stateRef.current.convs[stateRef.current.active];
@@ -429,6 +545,7 @@ export default function Panel() {
         status: "sending",
       };
       dispatch({ type: "pending", key: conv.key, message: local });
+      sendTyping(false);
       const ok = socketRef.current.send({
         from: me.uuid,
         fromUsername: me.username,
@@ -444,7 +561,7 @@ export default function Panel() {
         message.error(i18n.t("chat.notConnected"));
       }
     },
-    [me],
+    [me, sendTyping],
   );
 
   // A failed message is sent again as a new one; the failed copy goes away.
@@ -487,6 +604,9 @@ export default function Panel() {
           onOpen={openConversation}
           onChanged={refreshLists}
           onLogout={logout}
+          presence={state.presence}
+          receipts={receipts}
+          onReceipts={changeReceipts}
         />
       )}
       {showChat && (
@@ -506,6 +626,13 @@ export default function Panel() {
             active && callRef.current.dial({ uuid: active.key, username: active.name }, kind)
           }
           callBusy={callState.phase !== "idle"}
+          presence={active && active.kind === "user" ? state.presence[active.key] : null}
+          presenceAll={state.presence}
+          onPresence={onPresence}
+          typing={active ? typingNames(state, active.key) : []}
+          onTyping={sendTyping}
+          onToggleMute={toggleMute}
+          receipts={receipts}
         />
       )}
       <CallPanel state={callState} calls={callRef.current} />

@@ -22,7 +22,14 @@ export const initialState = {
   active: null,
   // the newest message id seen anywhere: where a catch-up starts
   lastSeenId: 0,
+  // presence of contacts by user uuid: {online, lastSeen (ms, 0: unknown)}
+  presence: {},
+  // who is typing where: conversation key -> user uuid -> {name, at (ms)}
+  typing: {},
 };
+
+// How long a typing start is shown without a newer one (docs/protocol.md, "Typing").
+export const TYPING_MS = 6000;
 
 function ms(t) {
   if (typeof t === "number") return t;
@@ -118,6 +125,8 @@ function emptyConv(key) {
     // the newest id whose unread state is accounted for in `unread`
     countedId: 0,
     muted: false,
+    // 1:1: the peer's read position ("seen" up to it); 0 none or not shared
+    peerReadId: 0,
   };
 }
 
@@ -139,6 +148,7 @@ export function fromListItem(item, me) {
     readId: item.readId || 0,
     countedId: last ? last.id : 0,
     muted: !!item.muted,
+    peerReadId: item.peerReadId || 0,
   };
 }
 
@@ -176,6 +186,8 @@ export function reducer(state, action) {
           lastActivity: Math.max(c.lastActivity, old ? old.lastActivity : 0, lastHeld ? lastHeld.createAt : 0),
           countedId: Math.max(c.countedId, old ? old.countedId : 0),
           unread: c.key === state.active ? 0 : c.unread,
+          // null from the server means receipts are off on either side
+          peerReadId: item.peerReadId ? Math.max(item.peerReadId, old ? old.peerReadId : 0) : 0,
         };
         if (c.last) lastSeenId = Math.max(lastSeenId, c.last.id);
       }
@@ -220,6 +232,13 @@ export function reducer(state, action) {
         patch.lastActivity = Math.max(conv.lastActivity, m.createAt || 0);
       }
       if (counts) patch.unread = conv.unread + 1;
+      // a message from someone ends their typing there
+      const typers = state.typing[key];
+      if (typers && typers[m.senderUuid]) {
+        const rest = { ...typers };
+        delete rest[m.senderUuid];
+        next.typing = { ...state.typing, [key]: rest };
+      }
       return withConv(next, key, patch);
     }
 
@@ -264,7 +283,12 @@ export function reducer(state, action) {
 
     // A `read` frame: our own position (from is us) or, 1:1, the peer's.
     case "read": {
-      if (action.from !== state.me) return state;
+      if (action.from !== state.me) {
+        // the peer's position in our 1:1 conversation with them: receipts
+        const peer = state.convs[action.from] || emptyConv(action.from);
+        if (action.id <= peer.peerReadId) return state;
+        return withConv(state, action.from, { peerReadId: action.id });
+      }
       const conv = state.convs[action.to] || emptyConv(action.to);
       if (action.id < conv.readId) return state;
       return withConv(state, action.to, { readId: action.id, unread: action.unread });
@@ -272,6 +296,47 @@ export function reducer(state, action) {
 
     case "mute":
       return withConv(state, action.to, { muted: action.muted });
+
+    // Receipts turned off: nobody's positions are shown any more.
+    case "receiptsOff": {
+      const convs = {};
+      for (const [k, c] of Object.entries(state.convs)) convs[k] = { ...c, peerReadId: 0 };
+      return { ...state, convs };
+    }
+
+    // GET /presence: [{uuid, online, lastSeen}], lastSeen ISO, ms or null.
+    case "presenceList": {
+      const presence = { ...state.presence };
+      for (const p of action.items) {
+        const old = presence[p.uuid];
+        presence[p.uuid] = { online: !!p.online, lastSeen: Math.max(ms(p.lastSeen), old ? old.lastSeen : 0) };
+      }
+      return { ...state, presence };
+    }
+
+    // A `presence` frame: the latest state wins, the larger lastSeen is kept.
+    case "presence": {
+      const old = state.presence[action.uuid];
+      const lastSeen = Math.max(ms(action.lastSeen), old ? old.lastSeen : 0);
+      return { ...state, presence: { ...state.presence, [action.uuid]: { online: action.online, lastSeen } } };
+    }
+
+    // A `typing` frame, filed like a message: key the conversation, who the typist.
+    case "typing": {
+      const typers = { ...(state.typing[action.key] || {}) };
+      if (action.start) typers[action.who] = { name: action.name, at: action.at };
+      else delete typers[action.who];
+      return { ...state, typing: { ...state.typing, [action.key]: typers } };
+    }
+
+    // Drops typing starts older than TYPING_MS.
+    case "typingExpire": {
+      const typing = {};
+      for (const [k, typers] of Object.entries(state.typing)) {
+        typing[k] = Object.fromEntries(Object.entries(typers).filter(([, v]) => action.now - v.at < TYPING_MS));
+      }
+      return { ...state, typing };
+    }
 
     default:
       throw new Error(`unknown action ${action.type}`);
@@ -294,4 +359,13 @@ export function newestHeldId(state, key) {
   const held = newestId(state.messages[key] || []);
   const conv = state.convs[key];
   return Math.max(held, conv && conv.last ? conv.last.id || 0 : 0);
+}
+
+// The names typing in a conversation, in the order they started; with `now`,
+// only those whose start is younger than TYPING_MS (typingExpire drops the rest).
+export function typingNames(state, key, now) {
+  return Object.values(state.typing[key] || {})
+    .filter((v) => now === undefined || now - v.at < TYPING_MS)
+    .sort((a, b) => a.at - b.at)
+    .map((v) => v.name);
 }
