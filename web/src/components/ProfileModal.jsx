@@ -76,7 +76,13 @@ export default function ProfileModal({ open, me, setMe, onClose, receipts = true
       onCancel={onClose}
       okText={t("profile.save")}
       // A dialog takes the focus (its first field), and Escape closes it.
-      afterOpenChange={(opened) => opened && firstField.current && firstField.current.focus()}
+      // (once its opening animation ends: unless the user already moved into it, say
+      // by opening the language list, whose focus this must not take away)
+      afterOpenChange={(opened) => {
+        const el = document.activeElement;
+        const busy = el && el.closest(".ant-modal") && el.matches("input, textarea, [role='combobox']");
+        if (opened && firstField.current && !busy) firstField.current.focus();
+      }}
       cancelText={t("common.cancel")}
       okButtonProps={{ "data-testid": "profile-submit" }}
     >
