@@ -282,6 +282,25 @@ def make_user(
     assert [e for u in users for e in u.errors] == []
 
 
+def second_device(
+    browser: playwright_sync.Browser, server: ChatServer, user: User, **context_args: object
+) -> User:
+    """The same account logged in from a browser context of its own (another device)."""
+    context = browser.new_context(base_url=server.url, **context_args)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.goto("/login")
+    page.get_by_test_id("login-username").fill(user.username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    playwright_sync.expect(page.get_by_test_id("panel")).to_be_visible()
+    device = User(user.username, page, errors)
+    device.expect_online()
+    return device
+
+
 def befriend(asker: User, accepter: User) -> None:
     """Make two users friends through the page: ``asker`` adds ``accepter``
     (a request), ``accepter`` adds back (the acceptance), and ``asker``'s list

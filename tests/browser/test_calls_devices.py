@@ -9,25 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import PASSWORD, WAIT_MS, ChatServer, User
+from .conftest import ChatServer, User, second_device
 from .test_calls import CONNECTED, dial
-
-
-def second_device(browser: Browser, server: ChatServer, user: User) -> User:
-    """The same login in a browser context of its own (another device)."""
-    context = browser.new_context(base_url=server.url, permissions=["camera", "microphone"])
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-    page.goto("/login")
-    page.get_by_test_id("login-username").fill(user.username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("panel")).to_be_visible()
-    other = User(user.username, page, errors)
-    other.expect_online()
-    return other
 
 
 @pytest.fixture
@@ -36,7 +19,7 @@ def two_devices(
 ) -> Iterator[tuple[User, User, User]]:
     """Alice calls; Bob is on a laptop (friends' page) and a phone."""
     alice, bob = friends
-    phone = second_device(browser, server, bob)
+    phone = second_device(browser, server, bob, permissions=["camera", "microphone"])
     try:
         yield alice, bob, phone
     finally:

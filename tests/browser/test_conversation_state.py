@@ -16,7 +16,16 @@ from playwright.sync_api import Browser, Page, expect
 
 from chat_trio.client import ChatClient
 
-from .conftest import PASSWORD, WAIT_MS, ChatServer, User, befriend, register_and_login, unique
+from .conftest import (
+    PASSWORD,
+    WAIT_MS,
+    ChatServer,
+    User,
+    befriend,
+    register_and_login,
+    second_device,
+    unique,
+)
 
 #: Longest wait for the sending client, in seconds.
 SEND_S = 60
@@ -79,22 +88,6 @@ def uuid_of(user: User) -> str:
     assert isinstance(value, str)
     return value
 
-
-def second_device(browser: Browser, server: ChatServer, user: User) -> User:
-    """The same account logged in from a browser context of its own."""
-    context = browser.new_context(base_url=server.url)
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-    page.goto("/login")
-    page.get_by_test_id("login-username").fill(user.username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("panel")).to_be_visible()
-    device = User(user.username, page, errors)
-    device.expect_online()
-    return device
 
 
 def unread_of(name: str) -> str:
